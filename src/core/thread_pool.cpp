@@ -1,0 +1,80 @@
+#include "core/thread_pool.h"
+
+#include <immintrin.h>
+#include <unistd.h>
+
+namespace hark {
+namespace {
+
+// Set while a thread runs a pool job, so nested dispatch runs inline instead of deadlocking.
+thread_local bool t_in_job = false;
+
+// Spin this many pause iterations (roughly tens of microseconds) before sleeping on the futex.
+constexpr int kSpinIterations = 20000;
+
+}  // namespace
+
+int ThreadPool::default_threads() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : default_threads()) {
+  workers_.reserve(n_threads_ - 1);
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::dispatch(JobFn fn, void* ctx) {
+  if (t_in_job || n_threads_ == 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(dispatch_mutex_);
+  job_ = fn;
+  job_ctx_ = ctx;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  t_in_job = true;
+  fn(ctx, 0, n_threads_);
+  t_in_job = false;
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinIterations) {
+      _mm_pause();
+    } else {
+      int p = pending_.load(std::memory_order_acquire);
+      if (p != 0) pending_.wait(p, std::memory_order_acquire);
+    }
+  }
+}
+
+void ThreadPool::worker(int ith) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t g;
+    for (int spin = 0;; ++spin) {
+      g = generation_.load(std::memory_order_acquire);
+      if (g != seen) break;
+      if (spin < kSpinIterations) {
+        _mm_pause();
+      } else {
+        generation_.wait(seen, std::memory_order_acquire);
+      }
+    }
+    seen = g;
+    if (stop_.load(std::memory_order_relaxed)) return;
+    t_in_job = true;
+    job_(job_ctx_, ith, n_threads_);
+    t_in_job = false;
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+  }
+}
+
+}  // namespace hark

@@ -1,0 +1,146 @@
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace hark::gguf {
+namespace {
+
+class Out {
+ public:
+  std::vector<uint8_t> b;
+  template <typename T>
+  void put(T v) {
+    const size_t n = b.size();
+    b.resize(n + sizeof(T));
+    std::memcpy(b.data() + n, &v, sizeof(T));
+  }
+  void put_string(const std::string& s) {
+    put<uint64_t>(s.size());
+    b.insert(b.end(), s.begin(), s.end());
+  }
+  void pad(uint64_t alignment) {
+    while (b.size() % alignment) b.push_back(0);
+  }
+};
+
+void put_value(Out& o, const Value& v) {
+  if (v.type == ValueType::ARRAY) {
+    const Array& a = std::get<Array>(v.data);
+    o.put<uint32_t>(static_cast<uint32_t>(a.elem_type));
+    o.put<uint64_t>(a.size());
+    std::visit(
+        [&](const auto& vec) {
+          using E = typename std::decay_t<decltype(vec)>::value_type;
+          for (const auto& e : vec) {
+            if constexpr (std::is_same_v<E, std::string>) o.put_string(e);
+            else if constexpr (std::is_same_v<E, bool>) o.put<uint8_t>(e ? 1 : 0);
+            else o.put<E>(e);
+          }
+        },
+        a.data);
+    return;
+  }
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) o.put_string(x);
+        else if constexpr (std::is_same_v<T, bool>) o.put<uint8_t>(x ? 1 : 0);
+        else if constexpr (!std::is_same_v<T, Array>) o.put<T>(x);
+      },
+      v.data);
+}
+
+}  // namespace
+
+void Writer::set(const std::string& key, Value value) {
+  for (auto& kv : kvs_) {
+    if (kv.first == key) {
+      kv.second = std::move(value);
+      return;
+    }
+  }
+  kvs_.emplace_back(key, std::move(value));
+}
+void Writer::set_u32(const std::string& key, uint32_t v) { set(key, make_value(v)); }
+void Writer::set_i32(const std::string& key, int32_t v) { set(key, make_value(v)); }
+void Writer::set_u64(const std::string& key, uint64_t v) { set(key, Value{ValueType::U64, v}); }
+void Writer::set_f32(const std::string& key, float v) { set(key, make_value(v)); }
+void Writer::set_bool(const std::string& key, bool v) { set(key, make_value(v)); }
+void Writer::set_string(const std::string& key, const std::string& v) { set(key, make_value(v)); }
+void Writer::set_array(const std::string& key, Array a) { set(key, make_value(std::move(a))); }
+
+void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                        std::span<const uint8_t> data) {
+  TensorInfo ti;
+  ti.name = name;
+  ti.type = type;
+  ti.ne = std::move(ne);
+  const auto& info = ggml_type_info(type);
+  if (ti.ne.empty() || ti.ne.size() > 4 || ti.ne[0] % info.block_size != 0)
+    throw Error(Errc::kInvalidArgument, "gguf writer: bad shape for tensor '" + name + "'");
+  ti.n_bytes = static_cast<uint64_t>(ti.n_elements() / info.block_size) * info.type_size;
+  if (ti.n_bytes != data.size())
+    throw Error(Errc::kInvalidArgument, "gguf writer: tensor '" + name + "' has " + std::to_string(data.size()) +
+                                            " bytes, its shape needs " + std::to_string(ti.n_bytes));
+  for (const auto& t : tensors_)
+    if (t.info.name == name) throw Error(Errc::kInvalidArgument, "gguf writer: duplicate tensor '" + name + "'");
+  tensors_.push_back({std::move(ti), std::vector<uint8_t>(data.begin(), data.end())});
+}
+
+void Writer::add_tensor_f32(const std::string& name, std::vector<int64_t> ne, std::span<const float> data) {
+  add_tensor(name, GgmlType::F32, std::move(ne),
+             {reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(float)});
+}
+
+void Writer::add_tensor_i32(const std::string& name, std::vector<int64_t> ne, std::span<const int32_t> data) {
+  add_tensor(name, GgmlType::I32, std::move(ne),
+             {reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(int32_t)});
+}
+
+std::vector<uint8_t> Writer::to_bytes() const {
+  Out o;
+  o.put<uint32_t>(0x46554747);
+  o.put<uint32_t>(3);
+  o.put<uint64_t>(tensors_.size());
+  const bool custom_alignment = alignment_ != 32;
+  bool has_alignment_key = false;
+  for (const auto& kv : kvs_) has_alignment_key |= kv.first == "general.alignment";
+  o.put<uint64_t>(kvs_.size() + (custom_alignment && !has_alignment_key ? 1 : 0));
+  for (const auto& kv : kvs_) {
+    o.put_string(kv.first);
+    o.put<uint32_t>(static_cast<uint32_t>(kv.second.type));
+    put_value(o, kv.second);
+  }
+  if (custom_alignment && !has_alignment_key) {
+    o.put_string("general.alignment");
+    o.put<uint32_t>(static_cast<uint32_t>(ValueType::U32));
+    o.put<uint32_t>(static_cast<uint32_t>(alignment_));
+  }
+  uint64_t offset = 0;
+  for (const auto& t : tensors_) {
+    o.put_string(t.info.name);
+    o.put<uint32_t>(static_cast<uint32_t>(t.info.ne.size()));
+    for (int64_t d : t.info.ne) o.put<uint64_t>(static_cast<uint64_t>(d));
+    o.put<uint32_t>(static_cast<uint32_t>(t.info.type));
+    o.put<uint64_t>(offset);
+    offset += (t.info.n_bytes + alignment_ - 1) / alignment_ * alignment_;
+  }
+  o.pad(alignment_);
+  for (const auto& t : tensors_) {
+    o.b.insert(o.b.end(), t.data.begin(), t.data.end());
+    o.pad(alignment_);
+  }
+  return o.b;
+}
+
+void Writer::write(const std::string& path) const {
+  const std::vector<uint8_t> bytes = to_bytes();
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f) throw Error(Errc::kIo, "cannot write '" + path + "'");
+}
+
+}  // namespace hark::gguf

@@ -1,0 +1,58 @@
+#include "core/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <numeric>
+#include <vector>
+
+namespace hark {
+namespace {
+
+TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 7, 1000, 12345}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.parallel_for(n, 13, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << i;
+    }
+  }
+}
+
+TEST(ThreadPool, RunOnAllGivesEachThreadItsIndex) {
+  ThreadPool pool(4);
+  for (int rep = 0; rep < 1000; ++rep) {
+    std::vector<std::atomic<int>> seen(4);
+    pool.run_on_all([&](int ith, int nth) {
+      ASSERT_EQ(nth, 4);
+      seen[static_cast<size_t>(ith)].fetch_add(1);
+    });
+    for (auto& s : seen) ASSERT_EQ(s.load(), 1);
+  }
+}
+
+TEST(ThreadPool, NestedDispatchRunsInline) {
+  ThreadPool pool(2);
+  std::atomic<int> inner{0};
+  pool.run_on_all([&](int, int) { pool.run_on_all([&](int ith, int nth) { inner += (ith == 0 && nth == 1); }); });
+  EXPECT_EQ(inner.load(), 2);
+}
+
+TEST(ThreadPool, ConcurrentCallersAreSerialised) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int rep = 0; rep < 200; ++rep)
+        pool.parallel_for(100, 7, [&](int64_t b, int64_t e) { total += e - b; });
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(total.load(), 4 * 200 * 100);
+}
+
+}  // namespace
+}  // namespace hark
