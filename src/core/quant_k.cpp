@@ -118,14 +118,16 @@ void pack_scale_min_k4(int j, int ls, int lm, uint8_t* q) {
 // to the super-block's d and dmin. Writes d, dmin, the packed scales and the final levels.
 void quantize_k4_levels(const float* x, int nmax, fp16_t* d_out, fp16_t* dmin_out, uint8_t* packed,
                         uint8_t* L /* [256] */) {
-  float sum_x2 = 0;
-  for (int i = 0; i < kQK_K; ++i) sum_x2 += x[i] * x[i];
-  const float av_x = std::sqrt(sum_x2 / kQK_K);
   float w[32];      // per-element weight of one sub-block
   float scales[8];  // fitted sub-block scales
   float mins[8];    // fitted sub-block minimums (as positive offsets)
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
+    // Weight each element by its magnitude plus the sub-block's RMS: big values matter more to a dot
+    // product, small ones still count.
+    float sum_x2 = 0;
+    for (int i = 0; i < 32; ++i) sum_x2 += x[32 * j + i] * x[32 * j + i];
+    const float av_x = std::sqrt(sum_x2 / 32);
     for (int i = 0; i < 32; ++i) w[i] = av_x + std::fabs(x[32 * j + i]);
     scales[j] = fit_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j]);
     max_scale = std::max(max_scale, scales[j]);
