@@ -4,24 +4,24 @@
 #include <string_view>
 
 namespace hark::kernels {
-namespace {
 
-Isa parse_isa_env() {
-  const char* env = std::getenv("HARK_ISA");
+Isa choose_isa(const char* request) {
   Isa best = Isa::kScalar;
   if (cpu_supports(Isa::kAvx512)) {
     best = Isa::kAvx512;
   } else if (cpu_supports(Isa::kAvx2)) {
     best = Isa::kAvx2;
   }
-  if (env == nullptr) return best;
-  const std::string_view v(env);
+  if (request == nullptr) return best;
+  const std::string_view v(request);
   Isa want = best;
   if (v == "scalar") want = Isa::kScalar;
   if (v == "avx2") want = Isa::kAvx2;
   if (v == "avx512") want = Isa::kAvx512;
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;
 }
+
+namespace {
 
 KernelTable build(Isa isa) {
   KernelTable t;
@@ -63,7 +63,7 @@ bool cpu_supports(Isa isa) {
 }
 
 Isa active_isa() {
-  static const Isa isa = parse_isa_env();
+  static const Isa isa = choose_isa(std::getenv("HARK_ISA"));
   return isa;
 }
 

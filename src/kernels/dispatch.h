@@ -21,6 +21,8 @@ bool cpu_supports(Isa isa);
 // The ISA matmul uses: the best one the CPU supports, lowered by the environment variable
 // HARK_ISA=scalar|avx2|avx512 (a request above what the CPU supports is ignored). Read once.
 Isa active_isa();
+// The rule active_isa() applies to the value of HARK_ISA (null: unset).
+Isa choose_isa(const char* request);
 
 // Dot product of one weight row (n elements of the weight type) with one activation row (n elements of
 // activation_type(weight type)).

@@ -1,8 +1,81 @@
-// AVX2 + FMA + F16C kernels.
+// AVX2 + FMA + F16C kernels. The int8 products use vpmaddubsw (u8 x s8 -> pairs in s16) then vpmaddwd.
+#include <immintrin.h>
+
+#include "core/fp16.h"
 #include "kernels/dispatch.h"
+#include "kernels/x86_qdot.h"
 
 namespace hark::kernels {
+namespace {
 
-void fill_avx2(KernelTable& t) {}
+struct Avx2Ops {
+  static __m256i dot_u8s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+  }
+  // Scales applied to the 16 s16 pair sums: [a] x 16, or [a] x 8 then [b] x 8 (bytes 0-15 / 16-31).
+  static __m256i scale1(int a) { return _mm256_set1_epi16(static_cast<int16_t>(a)); }
+  static __m256i scale2(int a, int b) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(b)), _mm_set1_epi16(static_cast<int16_t>(a)));
+  }
+  static __m256i dot_scaled(__m256i u, __m256i s, __m256i scale) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale);
+  }
+};
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
+  float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+inline __m256 load_f16(const fp16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load_bf16(const bf16_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+template <__m256 (*Load)(const uint16_t*), float (*ToF32)(uint16_t)>
+float dot_half(int64_t n, const void* w, const void* x) {
+  const uint16_t* a = static_cast<const uint16_t*>(w);
+  const uint16_t* b = static_cast<const uint16_t*>(x);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(Load(a + i + 8 * k), Load(b + i + 8 * k), acc[k]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(a + i), Load(b + i), acc[0]);
+  float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) s += ToF32(a[i]) * ToF32(b[i]);
+  return s;
+}
+
+constexpr int id(GgmlType t) {
+  return static_cast<int>(t);
+}
+
+}  // namespace
+
+void fill_avx2(KernelTable& t) {
+  t.dot[id(GgmlType::F32)] = dot_f32;
+  t.dot[id(GgmlType::F16)] = dot_half<load_f16, fp16_to_f32>;
+  t.dot[id(GgmlType::BF16)] = dot_half<load_bf16, bf16_to_f32>;
+  t.dot[id(GgmlType::Q4_0)] = qdot_q4_0<Avx2Ops>;
+  t.dot[id(GgmlType::Q4_1)] = qdot_q4_1<Avx2Ops>;
+  t.dot[id(GgmlType::Q5_0)] = qdot_q5_0<Avx2Ops>;
+  t.dot[id(GgmlType::Q5_1)] = qdot_q5_1<Avx2Ops>;
+  t.dot[id(GgmlType::Q8_0)] = qdot_q8_0<Avx2Ops>;
+  t.dot[id(GgmlType::Q4_K)] = qdot_q4_k<Avx2Ops>;
+  t.dot[id(GgmlType::Q5_K)] = qdot_q5_k<Avx2Ops>;
+  t.dot[id(GgmlType::Q6_K)] = qdot_q6_k<Avx2Ops>;
+}
 
 }  // namespace hark::kernels

@@ -1,0 +1,242 @@
+// Quantized dot products for x86, written once over a small set of integer primitives (`Ops`) that each
+// ISA file supplies: AVX2 builds them from vpmaddubsw/vpmaddwd, AVX-512 from VNNI vpdpbusd. Included only
+// by src/kernels/avx2/*.cpp and src/kernels/avx512/*.cpp, which are compiled with different flags; the
+// anonymous namespace gives each of them its own copy, so the linker can never mix the two.
+//
+// Integer parts are exact (every vpmaddubsw input pair stays below 2 * 127 * 128 = 32512, no saturation);
+// only the per-block float accumulation differs from the scalar twin.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/quant.h"
+
+namespace hark::kernels {
+namespace {  // NOLINT(google-build-namespaces): deliberate per-ISA copies, see above
+
+inline float hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+inline float h2f(fp16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// 16 packed bytes -> 32 nibbles: low nibbles in bytes 0-15, high nibbles in bytes 16-31 (Q4_0/Q4_1 order).
+inline __m256i nibbles_split(const uint8_t* p) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+// Bit i of `bits` -> byte i = 0x10 if set, else 0 (the fifth bit of Q5_0/Q5_1).
+inline __m256i bit16_bytes(uint32_t bits) {
+  const __m256i v = _mm256_set1_epi32(static_cast<int>(bits));
+  // Byte i takes byte i / 8 of `bits`; then test bit i % 8 of it.
+  const __m256i spread = _mm256_shuffle_epi8(
+      v, _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
+  const __m256i mask = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i hit = _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask);
+  return _mm256_and_si256(hit, _mm256_set1_epi8(0x10));
+}
+
+// Signed x signed byte dot via |a| and sign transfer, 8 int32 partial sums.
+template <class Ops>
+inline __m256i dot_s8s8(__m256i a, __m256i b) {
+  return Ops::dot_u8s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+template <class Ops>
+float qdot_q8_0(int64_t n, const void* w, const void* x) {
+  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 p = _mm256_cvtepi32_ps(dot_s8s8<Ops>(qa, qb));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
+  }
+  return hsum8(acc);
+}
+
+template <class Ops>
+float qdot_q4_0(int64_t n, const void* w, const void* x) {
+  const BlockQ4_0* a = static_cast<const BlockQ4_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m256i qa = _mm256_sub_epi8(nibbles_split(a[i].qs), _mm256_set1_epi8(8));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 p = _mm256_cvtepi32_ps(dot_s8s8<Ops>(qa, qb));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
+  }
+  return hsum8(acc);
+}
+
+template <class Ops>
+float qdot_q5_0(int64_t n, const void* w, const void* x) {
+  const BlockQ5_0* a = static_cast<const BlockQ5_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    uint32_t qh;
+    std::memcpy(&qh, a[i].qh, 4);
+    const __m256i q = _mm256_or_si256(nibbles_split(a[i].qs), bit16_bytes(qh));
+    const __m256i qa = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 p = _mm256_cvtepi32_ps(dot_s8s8<Ops>(qa, qb));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
+  }
+  return hsum8(acc);
+}
+
+template <class Ops>
+float qdot_q4_1(int64_t n, const void* w, const void* x) {
+  const BlockQ4_1* a = static_cast<const BlockQ4_1*>(w);
+  const BlockQ8_1* b = static_cast<const BlockQ8_1*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;  // sum of m * s over blocks
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 p = _mm256_cvtepi32_ps(Ops::dot_u8s8(nibbles_split(a[i].qs), qb));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
+    offset += h2f(a[i].m) * h2f(b[i].s);
+  }
+  return hsum8(acc) + offset;
+}
+
+template <class Ops>
+float qdot_q5_1(int64_t n, const void* w, const void* x) {
+  const BlockQ5_1* a = static_cast<const BlockQ5_1*>(w);
+  const BlockQ8_1* b = static_cast<const BlockQ8_1*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0;  // sum of m * s over blocks
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    uint32_t qh;
+    std::memcpy(&qh, a[i].qh, 4);
+    const __m256i q = _mm256_or_si256(nibbles_split(a[i].qs), bit16_bytes(qh));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 p = _mm256_cvtepi32_ps(Ops::dot_u8s8(q, qb));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
+    offset += h2f(a[i].m) * h2f(b[i].s);
+  }
+  return hsum8(acc) + offset;
+}
+
+// The min term of Q4_K/Q5_K: sum_j m_j * (sum of the 32 activation quants of sub-block j).
+inline int k4_min_term(const uint8_t* scales, const int16_t* bsums, uint8_t sc[8]) {
+  int summ = 0;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t m;
+    unpack_scale_min_k4(j, scales, &sc[j], &m);
+    summ += m * (bsums[2 * j] + bsums[2 * j + 1]);
+  }
+  return summ;
+}
+
+template <class Ops>
+float qdot_q4_k(int64_t n, const void* w, const void* x) {
+  const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;  // sum over blocks of dmin * summ
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * g));
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(_mm256_and_si256(q, lo4), y0, Ops::scale1(sc[2 * g])));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), y1,
+                                                    Ops::scale1(sc[2 * g + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    mins += b[i].d * h2f(a[i].dmin) * static_cast<float>(summ);
+  }
+  return hsum8(acc) - mins;
+}
+
+template <class Ops>
+float qdot_q5_k(int64_t n, const void* w, const void* x) {
+  const BlockQ5_K* a = static_cast<const BlockQ5_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;  // sum over blocks of dmin * summ
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8];
+    const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
+    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * g));
+      // Bit 2g (2g + 1) of each qh byte is bit 4 of the low (high) nibble run; a 16-bit shift keeps each
+      // byte's own bit in its bit 0 for shifts below 8.
+      const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g)), one);
+      const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g + 1)), one);
+      const __m256i q0 = _mm256_or_si256(_mm256_and_si256(q, lo4), _mm256_slli_epi16(h0, 4));
+      const __m256i q1 =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), _mm256_slli_epi16(h1, 4));
+      const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q0, y0, Ops::scale1(sc[2 * g])));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q1, y1, Ops::scale1(sc[2 * g + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    mins += b[i].d * h2f(a[i].dmin) * static_cast<float>(summ);
+  }
+  return hsum8(acc) - mins;
+}
+
+// Q6_K: the quants are used unsigned (0..63) and the -32 offset is taken out once per block through the
+// activation group sums: sum sc_j * (q - 32) . y = sum sc_j * q . y - 32 * sum sc_j * bsum_j.
+template <class Ops>
+float qdot_q6_k(int64_t n, const void* w, const void* x) {
+  const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i two = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int offset = 0;
+    for (int j = 0; j < 16; ++j) offset += a[i].scales[j] * b[i].bsums[j];
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const int8_t* sc = a[i].scales + 8 * h;
+      const int8_t* y = b[i].qs + 128 * h;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, lo4), _mm256_slli_epi16(_mm256_and_si256(hb, two), 4)),
+          _mm256_or_si256(_mm256_and_si256(l1, lo4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), lo4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), lo4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4)),
+      };
+      for (int r = 0; r < 4; ++r) {
+        const __m256i yr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32 * r));
+        sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q[r], yr, Ops::scale2(sc[2 * r], sc[2 * r + 1])));
+      }
+    }
+    sumi = _mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
+}  // namespace
+}  // namespace hark::kernels
