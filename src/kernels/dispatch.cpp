@@ -27,7 +27,10 @@ KernelTable build(Isa isa) {
   KernelTable t;
   fill_scalar(t);
   if (isa >= Isa::kAvx2) fill_avx2(t);
-  if (isa >= Isa::kAvx512) fill_avx512(t);
+  if (isa >= Isa::kAvx512) {
+    fill_avx512(t);
+    fill_avx512_tiles(t);
+  }
   t.isa = isa;
   return t;
 }

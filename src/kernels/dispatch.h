@@ -53,6 +53,7 @@ inline const KernelTable& active_kernels() {
 void fill_scalar(KernelTable& t);
 void fill_avx2(KernelTable& t);
 void fill_avx512(KernelTable& t);
+void fill_avx512_tiles(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,

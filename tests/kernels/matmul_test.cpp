@@ -123,6 +123,11 @@ TEST_P(MatmulIsa, ManyTokensEveryTypeThreaded) {
   for (GgmlType t : kTypes) check(GetParam(), t, 768, 53, 11, &pool);
 }
 
+// Float rows whose length leaves SIMD tails, through the multi-token tiles and their leftover rows.
+TEST_P(MatmulIsa, FloatTailsManyTokens) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) check(GetParam(), t, 100, 23, 7, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
