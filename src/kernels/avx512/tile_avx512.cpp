@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <bit>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
@@ -68,35 +69,48 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t
 }
 
 // Q4_K x Q8_K. Per pair of sub-blocks the two VNNI results (each lane <= 4 * 15 * 127, fits s16) are packed
-// to s16 and multiplied by their 6-bit scales in one vpmaddwd.
-inline __m256i scale_pair(int a, int b) {
-  return _mm256_unpacklo_epi64(_mm256_set1_epi16(static_cast<int16_t>(a)),
-                               _mm256_set1_epi16(static_cast<int16_t>(b)));
+// to s16 and multiplied by their 6-bit scales in one vpmaddwd. Scales and mins are unpacked with word
+// operations (no per-sub-block branches) and the min term is a vpmaddwd of the activation group sums.
+struct K4Scales {
+  __m256i group[4];  // per group g, each 128-bit lane: [scale 2g] x 4, [scale 2g + 1] x 4 (s16)
+  __m256i mins;      // [min j] x 2 for j = 0..7 (s16), matching the 16 bsums
+};
+
+inline K4Scales k4_scales(const uint8_t* q) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, q, 4);
+  std::memcpy(&w1, q + 4, 4);
+  std::memcpy(&w2, q + 8, 4);
+  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
+  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
+  const uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
+  const __m128i sc =
+      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), 0, 0));
+  const __m128i m = _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0));
+  const __m128i s01 = _mm_unpacklo_epi16(sc, sc), s23 = _mm_unpackhi_epi16(sc, sc);
+  K4Scales k;
+  k.group[0] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s01, s01));
+  k.group[1] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s01, s01));
+  k.group[2] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s23, s23));
+  k.group[3] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s23, s23));
+  k.mins = _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
+  return k;
 }
 
 template <int R, int T>
 void q4k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
   __m256 acc[R][T];
-  float mins[R][T] = {};
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const BlockQ4_K* a[R];
     const BlockQ8_K* b[T];
     for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
-    __m256i sc[R][4];  // per row, per group of two sub-blocks
+    K4Scales sc[R];
     for (int r = 0; r < R; ++r) {
       a[r] = reinterpret_cast<const BlockQ4_K*>(w + r * ws) + i;
-      uint8_t s8[8], m8[8];
-      for (int j = 0; j < 8; ++j) unpack_scale_min_k4(j, a[r]->scales, &s8[j], &m8[j]);
-      for (int g = 0; g < 4; ++g) sc[r][g] = scale_pair(s8[2 * g], s8[2 * g + 1]);
-      const float dmin = h2f(a[r]->dmin);
-      for (int t = 0; t < T; ++t) {
-        int summ = 0;
-        for (int j = 0; j < 8; ++j) summ += m8[j] * (b[t]->bsums[2 * j] + b[t]->bsums[2 * j + 1]);
-        mins[r][t] += dmin * b[t]->d * static_cast<float>(summ);
-      }
+      sc[r] = k4_scales(a[r]->scales);
     }
     __m256i sumi[R][T];
     for (int r = 0; r < R; ++r)
@@ -114,27 +128,38 @@ void q4k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
         for (int t = 0; t < T; ++t) {
           const __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q0, y0[t]);
           const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q1, y1[t]);
-          sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(p0, p1), sc[r][g]));
+          sumi[r][t] =
+              _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(p0, p1), sc[r].group[g]));
         }
       }
     }
     for (int r = 0; r < R; ++r) {
-      const float d = h2f(a[r]->d);
-      for (int t = 0; t < T; ++t)
+      const float d = h2f(a[r]->d), dmin = h2f(a[r]->dmin);
+      for (int t = 0; t < T; ++t) {
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+        const __m256 mt = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, sc[r].mins));
         acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[t]->d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
+        acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * b[t]->d), mt, acc[r][t]);
+      }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]) - mins[r][t];
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
 // Q6_K x Q8_K: quants used unsigned (0..63, VNNI lanes <= 4 * 63 * 127 = 32004 fit s16), the -32 offset
 // removed through the activation group sums. Sub-blocks are 16 wide, so within one packed pair of 32-runs
 // the low 128-bit lane holds the first sub-block of each run and the high lane the second.
-inline __m256i scale_quad(const int8_t* sc, int run) {
-  const __m128i lo = _mm_unpacklo_epi64(_mm_set1_epi16(sc[2 * run]), _mm_set1_epi16(sc[2 * run + 2]));
-  const __m128i hi = _mm_unpacklo_epi64(_mm_set1_epi16(sc[2 * run + 1]), _mm_set1_epi16(sc[2 * run + 3]));
-  return _mm256_set_m128i(hi, lo);
+// From the 8 s16 scales of a half (both 128-bit lanes), pair p needs lane 0 = [s 4p] x 4, [s 4p + 2] x 4 and
+// lane 1 = [s 4p + 1] x 4, [s 4p + 3] x 4: one byte shuffle per pair.
+inline __m256i q6_pair_scales(__m256i s16, int p) {
+  static const __m256i kPattern[2] = {
+      _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5, 2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6,
+                       7, 6, 7),
+      _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 12, 13, 12, 13, 12, 13, 12, 13, 10, 11, 10, 11, 10, 11, 10, 11,
+                       14, 15, 14, 15, 14, 15, 14, 15),
+  };
+  return _mm256_shuffle_epi8(s16, kPattern[p]);
 }
 
 template <int R, int T>
@@ -149,12 +174,18 @@ void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
     const BlockQ8_K* b[T];
     for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
     __m256i sumi[R][T];
+    __m256i half_scales[R][2];  // per half, its 8 scales as s16 in both 128-bit lanes
     for (int r = 0; r < R; ++r) {
       a[r] = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + i;
+      const __m256i s16 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[r]->scales)));
+      half_scales[r][0] = _mm256_permute2x128_si256(s16, s16, 0x00);
+      half_scales[r][1] = _mm256_permute2x128_si256(s16, s16, 0x11);
       for (int t = 0; t < T; ++t) {
-        int offset = 0;
-        for (int j = 0; j < 16; ++j) offset += a[r]->scales[j] * b[t]->bsums[j];
-        sumi[r][t] = _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0);
+        // -32 * sum_j scale_j * bsum_j, spread over the 8 lanes.
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+        sumi[r][t] =
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bs), 5));
       }
     }
     for (int h = 0; h < 2; ++h) {
@@ -178,7 +209,7 @@ void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
               _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * (2 * pair + 1))), three);
           const __m256i qa = _mm256_or_si256(na, _mm256_slli_epi16(ha, 4));
           const __m256i qb = _mm256_or_si256(nb, _mm256_slli_epi16(hbb, 4));
-          const __m256i sc = scale_quad(a[r]->scales + 8 * h, 2 * pair);
+          const __m256i sc = q6_pair_scales(half_scales[r][h], pair);
           for (int t = 0; t < T; ++t) {
             const __m256i pa = _mm256_dpbusd_epi32(_mm256_setzero_si256(), qa, ya[t]);
             const __m256i pb = _mm256_dpbusd_epi32(_mm256_setzero_si256(), qb, yb[t]);
@@ -255,6 +286,15 @@ constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
 
+// The 1 x 1 Q4_K tile is also the AVX-512 Q4_K dot: 15.5 GB/s hot against 11 for the shared template
+// (Q6_K's 1 x 1 tile measured slower than its template dot, so Q6_K keeps that).
+template <template <int, int> class K>
+float tile_dot(int64_t n, const void* w, const void* x) {
+  float y;
+  K<1, 1>::run(n, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(x), 0, &y, 1);
+  return y;
+}
+
 }  // namespace
 
 void fill_avx512_tiles(KernelTable& t) {
@@ -265,6 +305,7 @@ void fill_avx512_tiles(KernelTable& t) {
   t.tile[id(GgmlType::BF16)] = tile_driver<Bf16K, 4>;
   t.tile[id(GgmlType::Q4_K)] = tile_driver<Q4KK, 2>;
   t.tile[id(GgmlType::Q6_K)] = tile_driver<Q6KK, 2>;
+  t.dot[id(GgmlType::Q4_K)] = tile_dot<Q4KK>;
 }
 
 }  // namespace hark::kernels
