@@ -27,6 +27,16 @@ inline float h2f(fp16_t h) {
   return _cvtsh_ss(h);
 }
 
+// Software prefetch of the weight stream: the hardware streamer stops at 4 KiB page boundaries, and matvec
+// reads each weight byte once, so asking ~2 KiB ahead keeps DRAM busy (measured: Q4_K matvec from DRAM
+// 5.5 -> 8.4 GB/s on one core; 1-8 KiB ahead all perform alike).
+constexpr int kPrefetchBytes = 2048;
+template <int Lines>
+inline void prefetch_weights(const void* block) {
+  const char* p = static_cast<const char*>(block) + kPrefetchBytes;
+  for (int l = 0; l < Lines; ++l) _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+}
+
 // 16 packed bytes -> 32 nibbles: low nibbles in bytes 0-15, high nibbles in bytes 16-31 (Q4_0/Q4_1 order).
 inline __m256i nibbles_split(const uint8_t* p) {
   const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -57,6 +67,7 @@ float qdot_q8_0(int64_t n, const void* w, const void* x) {
   const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    prefetch_weights<1>(a + i);
     const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
     const __m256 p = _mm256_cvtepi32_ps(dot_s8s8<Ops>(qa, qb));
@@ -71,6 +82,7 @@ float qdot_q4_0(int64_t n, const void* w, const void* x) {
   const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    prefetch_weights<1>(a + i);
     const __m256i qa = _mm256_sub_epi8(nibbles_split(a[i].qs), _mm256_set1_epi8(8));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
     const __m256 p = _mm256_cvtepi32_ps(dot_s8s8<Ops>(qa, qb));
@@ -85,6 +97,7 @@ float qdot_q5_0(int64_t n, const void* w, const void* x) {
   const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    prefetch_weights<1>(a + i);
     uint32_t qh;
     std::memcpy(&qh, a[i].qh, 4);
     const __m256i q = _mm256_or_si256(nibbles_split(a[i].qs), bit16_bytes(qh));
@@ -103,6 +116,7 @@ float qdot_q4_1(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float offset = 0;  // sum of m * s over blocks
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    prefetch_weights<1>(a + i);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
     const __m256 p = _mm256_cvtepi32_ps(Ops::dot_u8s8(nibbles_split(a[i].qs), qb));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), p, acc);
@@ -118,6 +132,7 @@ float qdot_q5_1(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float offset = 0;  // sum of m * s over blocks
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    prefetch_weights<1>(a + i);
     uint32_t qh;
     std::memcpy(&qh, a[i].qh, 4);
     const __m256i q = _mm256_or_si256(nibbles_split(a[i].qs), bit16_bytes(qh));
@@ -148,6 +163,7 @@ float qdot_q4_k(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float mins = 0;  // sum over blocks of dmin * summ
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    prefetch_weights<3>(a + i);
     uint8_t sc[8];
     const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
     __m256i sumi = _mm256_setzero_si256();
@@ -174,6 +190,7 @@ float qdot_q5_k(int64_t n, const void* w, const void* x) {
   __m256 acc = _mm256_setzero_ps();
   float mins = 0;  // sum over blocks of dmin * summ
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    prefetch_weights<3>(a + i);
     uint8_t sc[8];
     const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
     const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
@@ -208,6 +225,7 @@ float qdot_q6_k(int64_t n, const void* w, const void* x) {
   const __m256i two = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    prefetch_weights<4>(a + i);
     int offset = 0;
     for (int j = 0; j < 16; ++j) offset += a[i].scales[j] * b[i].bsums[j];
     __m256i sumi = _mm256_setzero_si256();

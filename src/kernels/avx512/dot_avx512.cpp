@@ -36,9 +36,11 @@ float dot_f32(int64_t n, const void* w, const void* x) {
   const float* b = static_cast<const float*>(x);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
+  for (; i + 64 <= n; i += 64) {
+    prefetch_weights<4>(a + i);
     for (int k = 0; k < 4; ++k)
       acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16 * k), _mm512_loadu_ps(b + i + 16 * k), acc[k]);
+  }
   for (; i + 16 <= n; i += 16)
     acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc[0]);
   if (i < n) {
@@ -56,8 +58,10 @@ float dot_f16(int64_t n, const void* w, const void* x) {
   };
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
+  for (; i + 64 <= n; i += 64) {
+    prefetch_weights<2>(a + i);
     for (int k = 0; k < 4; ++k) acc[k] = _mm512_fmadd_ps(load(a + i + 16 * k), load(b + i + 16 * k), acc[k]);
+  }
   for (; i + 16 <= n; i += 16) acc[0] = _mm512_fmadd_ps(load(a + i), load(b + i), acc[0]);
   float s = hsum16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
   for (; i < n; ++i) s += fp16_to_f32(a[i]) * fp16_to_f32(b[i]);
@@ -73,6 +77,7 @@ float dot_bf16(int64_t n, const void* w, const void* x) {
   __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
+    prefetch_weights<2>(a + i);
     acc[0] = _mm512_dpbf16_ps(acc[0], load(a + i), load(b + i));
     acc[1] = _mm512_dpbf16_ps(acc[1], load(a + i + 32), load(b + i + 32));
   }
