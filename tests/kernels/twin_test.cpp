@@ -4,6 +4,7 @@
 // so each is within (n + 4) * eps * sum|w * x| of the exact value; the limit is twice that.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <random>
@@ -105,6 +106,55 @@ TEST_P(Twin, DotMatchesScalar) {
           << isa_name(isa) << " " << ggml_type_name(c.type) << " n=" << c.n << " rep " << rep;
     }
   }
+}
+
+// Multi-token tiles (where an ISA has them) against the scalar dot of every (row, token) pair: 5 rows x 4
+// tokens covers the register blocks and the leftover rows; random quant bytes as above.
+TEST_P(Twin, TileMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& simd = kernel_table(isa);
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int kRows = 5, kToks = 4;
+  int checked = 0;
+  for (GgmlType t :
+       {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+        GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const int id = static_cast<int>(t);
+    if (simd.tile[id] == nullptr) continue;
+    ++checked;
+    const int64_t n = ggml_type_info(t).block_size == 1 ? 333 : 768;
+    const GgmlType at = activation_type(t);
+    const size_t ws = ggml_row_size(t, n), xs = ggml_row_size(at, n);
+    std::vector<uint8_t> w(ws * kRows), x(xs * kToks);  // [kRows][ws], [kToks][xs] bytes
+    for (int r = 0; r < kRows; ++r) {
+      const auto row = random_weights(t, n, rng);
+      std::copy(row.begin(), row.end(), w.begin() + r * ws);
+    }
+    std::vector<float> xf(n);
+    for (int k = 0; k < kToks; ++k) {
+      for (auto& v : xf) v = dist(rng);
+      quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
+    }
+    float y[kToks * kRows];  // [kToks][kRows]
+    simd.tile[id](n, w.data(), ws, kRows, x.data(), xs, kToks, y, kRows);
+    std::vector<float> wd(n), xd(n);
+    for (int k = 0; k < kToks; ++k) {
+      dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
+      for (int r = 0; r < kRows; ++r) {
+        dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
+        double sum_abs = 0;
+        for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+        const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
+        ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
+                  2.0 * (n + 4) * FLT_EPSILON * sum_abs)
+            << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no multi-token tiles";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, Twin, ::testing::Values(Isa::kAvx2, Isa::kAvx512),

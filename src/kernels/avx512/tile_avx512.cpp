@@ -230,6 +230,95 @@ void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
     for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
+// 32-quant block types. Weights are made unsigned (Q4_0 nibbles, Q5_0 5-bit values, Q8_0 xor 0x80) so VNNI
+// can take them directly; their offset (8, 16, 128) times the activation block sum is subtracted by
+// starting the vpdpbusd accumulator at -offset * sum(x), computed once per token and block. Q4_1/Q5_1 are
+// unsigned already and add m * s per block instead.
+struct Q4_0T {
+  using W = BlockQ4_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 3;
+  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
+};
+struct Q5_0T {
+  using W = BlockQ5_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 4;
+  static __m256i unpack(const W& b) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
+  }
+};
+struct Q8_0T {
+  using W = BlockQ8_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 7;
+  static __m256i unpack(const W& b) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)),
+                            _mm256_set1_epi8(-128));
+  }
+};
+struct Q4_1T {
+  using W = BlockQ4_1;
+  using X = BlockQ8_1;
+  static constexpr int kOffsetShift = -1;  // none: x = d * q + m
+  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
+};
+struct Q5_1T {
+  using W = BlockQ5_1;
+  using X = BlockQ8_1;
+  static constexpr int kOffsetShift = -1;
+  static __m256i unpack(const W& b) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
+  }
+};
+
+template <class Q, int R, int T>
+void block32_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+  constexpr bool kHasMin = Q::kOffsetShift < 0;
+  const __m256i ones = _mm256_set1_epi8(1);
+  __m256 acc[R][T];
+  float mins[R][T] = {};  // Q4_1/Q5_1: sum of m * s
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    __m256i xv[T], base[T];
+    __m256 dx[T];
+    for (int t = 0; t < T; ++t) {
+      const auto& b = reinterpret_cast<const typename Q::X*>(x + t * xs)[i];
+      xv[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+      dx[t] = _mm256_set1_ps(h2f(b.d));
+      if constexpr (kHasMin) {
+        base[t] = _mm256_setzero_si256();
+      } else {
+        const __m256i sx = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, xv[t]);
+        base[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sx, Q::kOffsetShift));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const auto& a = reinterpret_cast<const typename Q::W*>(w + r * ws)[i];
+      prefetch_weights<1>(&a);
+      const __m256i wu = Q::unpack(a);
+      const __m256 dw = _mm256_set1_ps(h2f(a.d));
+      for (int t = 0; t < T; ++t) {
+        const __m256 p = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(base[t], wu, xv[t]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), p, acc[r][t]);
+      }
+      if constexpr (kHasMin) {
+        const float m = h2f(a.m);
+        for (int t = 0; t < T; ++t)
+          mins[r][t] += m * h2f(reinterpret_cast<const typename Q::X*>(x + t * xs)[i].s);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]) + mins[r][t];
+}
+
 using MicroFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int64_t);
 
 // Walks a tile in blocks of R rows x nt tokens (nt <= 4), finishing leftover rows one at a time.
@@ -284,6 +373,42 @@ struct Q6KK {
   }
 };
 
+template <int R, int T>
+struct Q4_0K {
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+    block32_tile<Q4_0T, R, T>(n, w, ws, x, xs, y, ldy);
+  }
+};
+template <int R, int T>
+struct Q5_0K {
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+    block32_tile<Q5_0T, R, T>(n, w, ws, x, xs, y, ldy);
+  }
+};
+template <int R, int T>
+struct Q8_0K {
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+    block32_tile<Q8_0T, R, T>(n, w, ws, x, xs, y, ldy);
+  }
+};
+template <int R, int T>
+struct Q4_1K {
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+    block32_tile<Q4_1T, R, T>(n, w, ws, x, xs, y, ldy);
+  }
+};
+template <int R, int T>
+struct Q5_1K {
+  static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
+                  int64_t ldy) {
+    block32_tile<Q5_1T, R, T>(n, w, ws, x, xs, y, ldy);
+  }
+};
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -307,6 +432,11 @@ void fill_avx512_tiles(KernelTable& t) {
   t.tile[id(GgmlType::BF16)] = tile_driver<Bf16K, 4>;
   t.tile[id(GgmlType::Q4_K)] = tile_driver<Q4KK, 2>;
   t.tile[id(GgmlType::Q6_K)] = tile_driver<Q6KK, 2>;
+  t.tile[id(GgmlType::Q4_0)] = tile_driver<Q4_0K, 2>;
+  t.tile[id(GgmlType::Q5_0)] = tile_driver<Q5_0K, 2>;
+  t.tile[id(GgmlType::Q8_0)] = tile_driver<Q8_0K, 2>;
+  t.tile[id(GgmlType::Q4_1)] = tile_driver<Q4_1K, 2>;
+  t.tile[id(GgmlType::Q5_1)] = tile_driver<Q5_1K, 2>;
   t.dot[id(GgmlType::Q4_K)] = tile_dot<Q4KK>;
   t.dot[id(GgmlType::Q6_K)] = tile_dot<Q6KK>;
 }
