@@ -144,15 +144,37 @@ float qdot_q5_1(int64_t n, const void* w, const void* x) {
   return hsum8(acc) + offset;
 }
 
-// The min term of Q4_K/Q5_K: sum_j m_j * (sum of the 32 activation quants of sub-block j).
-inline int k4_min_term(const uint8_t* scales, const int16_t* bsums, uint8_t sc[8]) {
-  int summ = 0;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t m;
-    unpack_scale_min_k4(j, scales, &sc[j], &m);
-    summ += m * (bsums[2 * j] + bsums[2 * j + 1]);
-  }
-  return summ;
+// The 8 scales and 8 mins of a Q4_K/Q5_K block (6 bits each, see unpack_scale_min_k4), one per byte,
+// unpacked with word operations instead of per-sub-block branches.
+struct K4Words {
+  uint32_t sc_lo, sc_hi, m_lo, m_hi;  // bytes: scales 0-3, scales 4-7, mins 0-3, mins 4-7
+};
+
+inline K4Words k4_words(const uint8_t* q) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, q, 4);
+  std::memcpy(&w1, q + 4, 4);
+  std::memcpy(&w2, q + 8, 4);
+  // Scales/mins 4-7 keep their low 4 bits in bytes 8-11 and their top 2 bits in bits 6-7 of bytes 0-7.
+  return {w0 & 0x3f3f3f3fu, (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u), w1 & 0x3f3f3f3fu,
+          ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u)};
+}
+
+inline int k4_scale(const K4Words& k, int j) {
+  return static_cast<int>(((j < 4 ? k.sc_lo : k.sc_hi) >> (8 * (j & 3))) & 0xff);
+}
+
+// [min j] x 2 for j = 0..7 as s16, lined up with the 16 bsums of a Q8_K block.
+inline __m256i k4_mins16(const K4Words& k) {
+  const __m128i m =
+      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(k.m_lo), static_cast<int>(k.m_hi), 0, 0));
+  return _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
+}
+
+// The min term of Q4_K/Q5_K: sum_j m_j * (sum of the 32 activation quants of sub-block j), as 8 s32 lanes.
+inline __m256 k4_min_term(const K4Words& k, const int16_t* bsums) {
+  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, k4_mins16(k)));
 }
 
 template <class Ops>
@@ -161,24 +183,23 @@ float qdot_q4_k(int64_t n, const void* w, const void* x) {
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;  // sum over blocks of dmin * summ
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     prefetch_weights<3>(a + i);
-    uint8_t sc[8];
-    const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
+    const K4Words kw = k4_words(a[i].scales);
     __m256i sumi = _mm256_setzero_si256();
     for (int g = 0; g < 4; ++g) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * g));
       const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
       const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
-      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(_mm256_and_si256(q, lo4), y0, Ops::scale1(sc[2 * g])));
+      sumi = _mm256_add_epi32(
+          sumi, Ops::dot_scaled(_mm256_and_si256(q, lo4), y0, Ops::scale1(k4_scale(kw, 2 * g))));
       sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), y1,
-                                                    Ops::scale1(sc[2 * g + 1])));
+                                                    Ops::scale1(k4_scale(kw, 2 * g + 1))));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-    mins += b[i].d * h2f(a[i].dmin) * static_cast<float>(summ);
+    acc = _mm256_fnmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].dmin)), k4_min_term(kw, b[i].bsums), acc);
   }
-  return hsum8(acc) - mins;
+  return hsum8(acc);
 }
 
 template <class Ops>
@@ -188,11 +209,9 @@ float qdot_q5_k(int64_t n, const void* w, const void* x) {
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
-  float mins = 0;  // sum over blocks of dmin * summ
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     prefetch_weights<3>(a + i);
-    uint8_t sc[8];
-    const int summ = k4_min_term(a[i].scales, b[i].bsums, sc);
+    const K4Words kw = k4_words(a[i].scales);
     const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
     __m256i sumi = _mm256_setzero_si256();
     for (int g = 0; g < 4; ++g) {
@@ -206,13 +225,13 @@ float qdot_q5_k(int64_t n, const void* w, const void* x) {
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), lo4), _mm256_slli_epi16(h1, 4));
       const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g));
       const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * g + 32));
-      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q0, y0, Ops::scale1(sc[2 * g])));
-      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q1, y1, Ops::scale1(sc[2 * g + 1])));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q0, y0, Ops::scale1(k4_scale(kw, 2 * g))));
+      sumi = _mm256_add_epi32(sumi, Ops::dot_scaled(q1, y1, Ops::scale1(k4_scale(kw, 2 * g + 1))));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-    mins += b[i].d * h2f(a[i].dmin) * static_cast<float>(summ);
+    acc = _mm256_fnmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].dmin)), k4_min_term(kw, b[i].bsums), acc);
   }
-  return hsum8(acc) - mins;
+  return hsum8(acc);
 }
 
 // Q6_K: the quants are used unsigned (0..63) and the -32 offset is taken out once per block through the

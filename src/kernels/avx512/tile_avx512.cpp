@@ -69,31 +69,24 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t
 }
 
 // Q4_K x Q8_K. Per pair of sub-blocks the two VNNI results (each lane <= 4 * 15 * 127, fits s16) are packed
-// to s16 and multiplied by their 6-bit scales in one vpmaddwd. Scales and mins are unpacked with word
-// operations (no per-sub-block branches) and the min term is a vpmaddwd of the activation group sums.
+// to s16 and multiplied by their 6-bit scales in one vpmaddwd. Scales and mins come from k4_words (no
+// per-sub-block branches) and the min term is a vpmaddwd of the activation group sums.
 struct K4Scales {
   __m256i group[4];  // per group g, each 128-bit lane: [scale 2g] x 4, [scale 2g + 1] x 4 (s16)
   __m256i mins;      // [min j] x 2 for j = 0..7 (s16), matching the 16 bsums
 };
 
 inline K4Scales k4_scales(const uint8_t* q) {
-  uint32_t w0, w1, w2;
-  std::memcpy(&w0, q, 4);
-  std::memcpy(&w1, q + 4, 4);
-  std::memcpy(&w2, q + 8, 4);
-  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
-  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
-  const uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
+  const K4Words w = k4_words(q);
   const __m128i sc =
-      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), 0, 0));
-  const __m128i m = _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0));
+      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(w.sc_lo), static_cast<int>(w.sc_hi), 0, 0));
   const __m128i s01 = _mm_unpacklo_epi16(sc, sc), s23 = _mm_unpackhi_epi16(sc, sc);
   K4Scales k;
   k.group[0] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s01, s01));
   k.group[1] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s01, s01));
   k.group[2] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s23, s23));
   k.group[3] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s23, s23));
-  k.mins = _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
+  k.mins = k4_mins16(w);
   return k;
 }
 
