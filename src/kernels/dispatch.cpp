@@ -26,7 +26,10 @@ namespace {
 KernelTable build(Isa isa) {
   KernelTable t;
   fill_scalar(t);
-  if (isa >= Isa::kAvx2) fill_avx2(t);
+  if (isa >= Isa::kAvx2) {
+    fill_avx2(t);
+    fill_avx2_tiles(t);
+  }
   if (isa >= Isa::kAvx512) {
     fill_avx512(t);
     fill_avx512_tiles(t);

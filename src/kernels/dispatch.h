@@ -52,6 +52,7 @@ inline const KernelTable& active_kernels() {
 // Fillers, one per ISA (scalar.cpp, avx2/, avx512/): each overrides the entries it implements.
 void fill_scalar(KernelTable& t);
 void fill_avx2(KernelTable& t);
+void fill_avx2_tiles(KernelTable& t);
 void fill_avx512(KernelTable& t);
 void fill_avx512_tiles(KernelTable& t);
 
