@@ -34,9 +34,12 @@ void put_value(Out& o, const Value& v) {
         [&](const auto& vec) {
           using E = typename std::decay_t<decltype(vec)>::value_type;
           for (const auto& e : vec) {
-            if constexpr (std::is_same_v<E, std::string>) o.put_string(e);
-            else if constexpr (std::is_same_v<E, bool>) o.put<uint8_t>(e ? 1 : 0);
-            else o.put<E>(e);
+            if constexpr (std::is_same_v<E, std::string>)
+              o.put_string(e);
+            else if constexpr (std::is_same_v<E, bool>)
+              o.put<uint8_t>(e ? 1 : 0);
+            else
+              o.put<E>(e);
           }
         },
         a.data);
@@ -45,9 +48,12 @@ void put_value(Out& o, const Value& v) {
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>) o.put_string(x);
-        else if constexpr (std::is_same_v<T, bool>) o.put<uint8_t>(x ? 1 : 0);
-        else if constexpr (!std::is_same_v<T, Array>) o.put<T>(x);
+        if constexpr (std::is_same_v<T, std::string>)
+          o.put_string(x);
+        else if constexpr (std::is_same_v<T, bool>)
+          o.put<uint8_t>(x ? 1 : 0);
+        else if constexpr (!std::is_same_v<T, Array>)
+          o.put<T>(x);
       },
       v.data);
 }
@@ -63,13 +69,27 @@ void Writer::set(const std::string& key, Value value) {
   }
   kvs_.emplace_back(key, std::move(value));
 }
-void Writer::set_u32(const std::string& key, uint32_t v) { set(key, make_value(v)); }
-void Writer::set_i32(const std::string& key, int32_t v) { set(key, make_value(v)); }
-void Writer::set_u64(const std::string& key, uint64_t v) { set(key, Value{ValueType::U64, v}); }
-void Writer::set_f32(const std::string& key, float v) { set(key, make_value(v)); }
-void Writer::set_bool(const std::string& key, bool v) { set(key, make_value(v)); }
-void Writer::set_string(const std::string& key, const std::string& v) { set(key, make_value(v)); }
-void Writer::set_array(const std::string& key, Array a) { set(key, make_value(std::move(a))); }
+void Writer::set_u32(const std::string& key, uint32_t v) {
+  set(key, make_value(v));
+}
+void Writer::set_i32(const std::string& key, int32_t v) {
+  set(key, make_value(v));
+}
+void Writer::set_u64(const std::string& key, uint64_t v) {
+  set(key, Value{ValueType::U64, v});
+}
+void Writer::set_f32(const std::string& key, float v) {
+  set(key, make_value(v));
+}
+void Writer::set_bool(const std::string& key, bool v) {
+  set(key, make_value(v));
+}
+void Writer::set_string(const std::string& key, const std::string& v) {
+  set(key, make_value(v));
+}
+void Writer::set_array(const std::string& key, Array a) {
+  set(key, make_value(std::move(a)));
+}
 
 void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
                         std::span<const uint8_t> data) {
@@ -82,10 +102,12 @@ void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int6
     throw Error(Errc::kInvalidArgument, "gguf writer: bad shape for tensor '" + name + "'");
   ti.n_bytes = static_cast<uint64_t>(ti.n_elements() / info.block_size) * info.type_size;
   if (ti.n_bytes != data.size())
-    throw Error(Errc::kInvalidArgument, "gguf writer: tensor '" + name + "' has " + std::to_string(data.size()) +
-                                            " bytes, its shape needs " + std::to_string(ti.n_bytes));
+    throw Error(Errc::kInvalidArgument, "gguf writer: tensor '" + name + "' has " +
+                                            std::to_string(data.size()) + " bytes, its shape needs " +
+                                            std::to_string(ti.n_bytes));
   for (const auto& t : tensors_)
-    if (t.info.name == name) throw Error(Errc::kInvalidArgument, "gguf writer: duplicate tensor '" + name + "'");
+    if (t.info.name == name)
+      throw Error(Errc::kInvalidArgument, "gguf writer: duplicate tensor '" + name + "'");
   tensors_.push_back({std::move(ti), std::vector<uint8_t>(data.begin(), data.end())});
 }
 

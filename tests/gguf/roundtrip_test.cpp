@@ -65,8 +65,9 @@ TEST(Gguf, MissingKeyAndWrongTypeNameTheKey) {
 }
 
 TEST(Gguf, ReadsEveryFixtureModel) {
-  for (const char* rel : {"gemma4-tiny/model.gguf", "gemma4-tiny/model-q4_k_m.gguf", "gemma4-tiny/mmproj.gguf",
-                          "tokenizer/ggml-vocab-gemma-4.gguf", "gemma4-tiny/golden-jfk.gguf"}) {
+  for (const char* rel :
+       {"gemma4-tiny/model.gguf", "gemma4-tiny/model-q4_k_m.gguf", "gemma4-tiny/mmproj.gguf",
+        "tokenizer/ggml-vocab-gemma-4.gguf", "gemma4-tiny/golden-jfk.gguf"}) {
     const File f = File::open(test::fixture(rel));
     EXPECT_GT(f.kvs().size(), 0u) << rel;
   }
