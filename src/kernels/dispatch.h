@@ -29,6 +29,8 @@ Isa choose_isa(const char* request);
 using DotFn = float (*)(int64_t n, const void* w, const void* x);
 // Converts n f32 values to an activation type.
 using ConvertFn = void (*)(const float* src, void* dst, int64_t n);
+// Converts n values of a type to f32 (dequantize_row's fast path).
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 // A tile: y[t * ldy + r] = dot(w row r, x row t) for r < nr, t < nt. Rows are w_stride / x_stride bytes
 // apart. Lets an ISA reuse loaded weights across tokens; null means "loop over dot".
 using TileFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* x, size_t x_stride,
@@ -41,6 +43,7 @@ struct KernelTable {
   DotFn dot[kMaxTypeId] = {};             // by weight type id
   TileFn tile[kMaxTypeId] = {};           // by weight type id, optional
   ConvertFn from_float[kMaxTypeId] = {};  // by activation type id
+  ToFloatFn to_float[kMaxTypeId] = {};    // by type id, optional (else the scalar reference)
 };
 
 // The table for `isa`; the caller checks cpu_supports(isa) before calling its entries.

@@ -126,6 +126,11 @@ void check_row_length(const char* what, GgmlType t, int64_t n) {
 
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   check_row_length("dequantize_row", t, n);
+  const ToFloatFn f = active_kernels().to_float[static_cast<int>(t)];
+  if (f != nullptr) {
+    f(src, dst, n);
+    return;
+  }
   dequantize_row_ref(t, src, dst, n);
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <random>
@@ -155,6 +156,48 @@ TEST_P(Twin, TileMatchesScalar) {
     }
   }
   if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no multi-token tiles";
+}
+
+// F16/BF16 conversions are exact operations: every ISA must give the scalar bits (NaN: any NaN), on every
+// 16-bit pattern and on floats around rounding ties, subnormals and overflow.
+TEST_P(Twin, HalfConversionsBitExact) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& k = kernel_table(isa);
+  std::vector<uint16_t> halves(65536 + 3);  // every pattern, plus a tail
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i);
+  std::mt19937 rng(3);
+  std::vector<float> floats(100003);
+  for (auto& f : floats) {
+    const uint32_t bits = rng();
+    // Mostly values near the f16 range with low bits set to hit ties; some arbitrary bit patterns.
+    f = (bits & 7) == 0 ? std::bit_cast<float>(bits)
+                        : std::ldexp(static_cast<float>(bits >> 8), -20 + static_cast<int>(bits & 31));
+  }
+  for (GgmlType t : {GgmlType::F16, GgmlType::BF16}) {
+    const int id = static_cast<int>(t);
+    const auto to_f = k.to_float[id] != nullptr ? k.to_float[id] : nullptr;
+    std::vector<float> a(halves.size()), b(halves.size());
+    dequantize_row_ref(t, halves.data(), a.data(), static_cast<int64_t>(halves.size()));
+    if (to_f != nullptr) {
+      to_f(halves.data(), b.data(), static_cast<int64_t>(halves.size()));
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (std::isnan(a[i])) {
+          ASSERT_TRUE(std::isnan(b[i])) << ggml_type_name(t) << " " << i;
+        } else {
+          ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i]))
+              << ggml_type_name(t) << " " << i;
+        }
+      }
+    }
+    std::vector<uint16_t> ha(floats.size()), hb(floats.size());
+    quantize_row_ref(t, floats.data(), ha.data(), static_cast<int64_t>(floats.size()));
+    k.from_float[id](floats.data(), hb.data(), static_cast<int64_t>(floats.size()));
+    for (size_t i = 0; i < floats.size(); ++i) {
+      if (std::isnan(floats[i])) continue;
+      ASSERT_EQ(ha[i], hb[i]) << ggml_type_name(t) << " value " << floats[i];
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, Twin, ::testing::Values(Isa::kAvx2, Isa::kAvx512),

@@ -62,6 +62,52 @@ float dot_half(int64_t n, const void* w, const void* x) {
   return s;
 }
 
+// F16/BF16 <-> F32 for KV caches and embedding rows. F16C rounds to nearest even like f32_to_fp16; the
+// BF16 rounding is the same integer trick as f32_to_bf16, NaNs included.
+void row_f16_to_f32(const void* src, float* dst, int64_t n) {
+  const fp16_t* s = static_cast<const fp16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16(s + i));
+  for (; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+}
+
+void row_bf16_to_f32(const void* src, float* dst, int64_t n) {
+  const bf16_t* s = static_cast<const bf16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16(s + i));
+  for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+}
+
+void row_f32_to_f16(const float* src, void* dst, int64_t n) {
+  fp16_t* d = static_cast<fp16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), h);
+  }
+  for (; i < n; ++i) d[i] = f32_to_fp16(src[i]);
+}
+
+void row_f32_to_bf16(const float* src, void* dst, int64_t n) {
+  bf16_t* d = static_cast<bf16_t*>(dst);
+  int64_t i = 0;
+  const __m256i lsb = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff);
+  for (; i + 8 <= n; i += 8) {
+    const __m256i x = _mm256_castps_si256(_mm256_loadu_ps(src + i));
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), lsb);
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(x, _mm256_add_epi32(bias, odd)), 16);
+    // NaN (|x| above inf) keeps its top bits and is forced quiet.
+    const __m256i abs = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    const __m256i nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7f800000));
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(64));
+    const __m256i r = _mm256_blendv_epi8(rounded, quiet, nan);
+    // packus works per 128-bit lane; the permute puts the two lanes' 4 halves next to each other.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_castsi256_si128(packed));
+  }
+  for (; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+}
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -80,6 +126,10 @@ void fill_avx2(KernelTable& t) {
   t.dot[id(GgmlType::Q4_K)] = qdot_q4_k<Avx2Ops>;
   t.dot[id(GgmlType::Q5_K)] = qdot_q5_k<Avx2Ops>;
   t.dot[id(GgmlType::Q6_K)] = qdot_q6_k<Avx2Ops>;
+  t.to_float[id(GgmlType::F16)] = row_f16_to_f32;
+  t.to_float[id(GgmlType::BF16)] = row_bf16_to_f32;
+  t.from_float[id(GgmlType::F16)] = row_f32_to_f16;
+  t.from_float[id(GgmlType::BF16)] = row_f32_to_bf16;
 }
 
 }  // namespace hark::kernels
