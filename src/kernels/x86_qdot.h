@@ -275,5 +275,50 @@ float qdot_q6_k(int64_t n, const void* w, const void* x) {
   return hsum8(acc);
 }
 
+// Multi-token tiles see the 32-quant block types as unsigned bytes (Q4_0 nibbles, Q5_0 5-bit values, Q8_0
+// xor 0x80) minus an offset of 2^kOffsetShift; Q4_1/Q5_1 are unsigned already (kOffsetShift < 0) and carry
+// a per-block minimum instead.
+struct Q4_0T {
+  using W = BlockQ4_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 3;
+  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
+};
+struct Q5_0T {
+  using W = BlockQ5_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 4;
+  static __m256i unpack(const W& b) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
+  }
+};
+struct Q8_0T {
+  using W = BlockQ8_0;
+  using X = BlockQ8_0;
+  static constexpr int kOffsetShift = 7;
+  static __m256i unpack(const W& b) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)),
+                            _mm256_set1_epi8(-128));
+  }
+};
+struct Q4_1T {
+  using W = BlockQ4_1;
+  using X = BlockQ8_1;
+  static constexpr int kOffsetShift = -1;  // none: x = d * q + m
+  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
+};
+struct Q5_1T {
+  using W = BlockQ5_1;
+  using X = BlockQ8_1;
+  static constexpr int kOffsetShift = -1;
+  static __m256i unpack(const W& b) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
+  }
+};
+
 }  // namespace
 }  // namespace hark::kernels

@@ -2,6 +2,8 @@
 // 16 vector registers, so float tiles are 2 rows x 4 tokens and quantized tiles 1 row x 4 tokens.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
 #include "kernels/x86_qdot.h"
@@ -140,6 +142,48 @@ void q6k_tile(int64_t n, const uint8_t* w, const uint8_t* x, size_t xs, float* y
   for (int t = 0; t < T; ++t) y[t * ldy] = hsum8(acc[t]);
 }
 
+// 32-quant block types, one row x T tokens. vpmaddubsw would saturate on Q8_0 made unsigned (255 * 127 * 2),
+// so Q8_0 keeps the sign transfer per token; the narrower types use their unsigned form and the offset
+// correction through the activation block sum, as the AVX-512 tile does.
+template <class Q, int T>
+void block32_tile(int64_t n, const uint8_t* w, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+  constexpr bool kSigned = std::is_same_v<Q, Q8_0T>;
+  constexpr bool kHasMin = Q::kOffsetShift < 0;
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  float mins[T] = {};  // Q4_1/Q5_1: sum of m * s
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const auto& a = reinterpret_cast<const typename Q::W*>(w)[i];
+    prefetch_weights<1>(&a);
+    __m256i wu;
+    if constexpr (kSigned) {
+      wu = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+    } else {
+      wu = Q::unpack(a);
+    }
+    const __m256i wabs = _mm256_sign_epi8(wu, wu);
+    const __m256 dw = _mm256_set1_ps(h2f(a.d));
+    for (int t = 0; t < T; ++t) {
+      const auto& b = reinterpret_cast<const typename Q::X*>(x + t * xs)[i];
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+      __m256i p;
+      if constexpr (kSigned) {
+        p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv, wu)), ones16);
+      } else {
+        p = _mm256_madd_epi16(_mm256_maddubs_epi16(wu, xv), ones16);
+        if constexpr (!kHasMin) {
+          const __m256i sx = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16);
+          p = _mm256_sub_epi32(p, _mm256_slli_epi32(sx, Q::kOffsetShift));
+        }
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(h2f(b.d))), _mm256_cvtepi32_ps(p), acc[t]);
+      if constexpr (kHasMin) mins[t] += h2f(a.m) * h2f(b.s);
+    }
+  }
+  for (int t = 0; t < T; ++t) y[t * ldy] = hsum8(acc[t]) + mins[t];
+}
+
 template <class E>
 void float_driver(int64_t n, const void* w, size_t ws, int nr, const void* x, size_t xs, int nt, float* y,
                   int64_t ldy) {
@@ -172,6 +216,13 @@ void quant_driver(int64_t n, const void* w, size_t ws, int nr, const void* x, si
   }
 }
 
+template <class Q>
+void block32_driver(int64_t n, const void* w, size_t ws, int nr, const void* x, size_t xs, int nt, float* y,
+                    int64_t ldy) {
+  quant_driver<block32_tile<Q, 1>, block32_tile<Q, 2>, block32_tile<Q, 3>, block32_tile<Q, 4>>(
+      n, w, ws, nr, x, xs, nt, y, ldy);
+}
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -184,6 +235,11 @@ void fill_avx2_tiles(KernelTable& t) {
   t.tile[id(GgmlType::BF16)] = float_driver<Bf16Elems>;
   t.tile[id(GgmlType::Q4_K)] = quant_driver<q4k_tile<1>, q4k_tile<2>, q4k_tile<3>, q4k_tile<4>>;
   t.tile[id(GgmlType::Q6_K)] = quant_driver<q6k_tile<1>, q6k_tile<2>, q6k_tile<3>, q6k_tile<4>>;
+  t.tile[id(GgmlType::Q4_0)] = block32_driver<Q4_0T>;
+  t.tile[id(GgmlType::Q5_0)] = block32_driver<Q5_0T>;
+  t.tile[id(GgmlType::Q8_0)] = block32_driver<Q8_0T>;
+  t.tile[id(GgmlType::Q4_1)] = block32_driver<Q4_1T>;
+  t.tile[id(GgmlType::Q5_1)] = block32_driver<Q5_1T>;
 }
 
 }  // namespace hark::kernels

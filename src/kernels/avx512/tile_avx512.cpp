@@ -235,52 +235,9 @@ void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
     for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
-// 32-quant block types. Weights are made unsigned (Q4_0 nibbles, Q5_0 5-bit values, Q8_0 xor 0x80) so VNNI
-// can take them directly; their offset (8, 16, 128) times the activation block sum is subtracted by
-// starting the vpdpbusd accumulator at -offset * sum(x), computed once per token and block. Q4_1/Q5_1 are
-// unsigned already and add m * s per block instead.
-struct Q4_0T {
-  using W = BlockQ4_0;
-  using X = BlockQ8_0;
-  static constexpr int kOffsetShift = 3;
-  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
-};
-struct Q5_0T {
-  using W = BlockQ5_0;
-  using X = BlockQ8_0;
-  static constexpr int kOffsetShift = 4;
-  static __m256i unpack(const W& b) {
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, 4);
-    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
-  }
-};
-struct Q8_0T {
-  using W = BlockQ8_0;
-  using X = BlockQ8_0;
-  static constexpr int kOffsetShift = 7;
-  static __m256i unpack(const W& b) {
-    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)),
-                            _mm256_set1_epi8(-128));
-  }
-};
-struct Q4_1T {
-  using W = BlockQ4_1;
-  using X = BlockQ8_1;
-  static constexpr int kOffsetShift = -1;  // none: x = d * q + m
-  static __m256i unpack(const W& b) { return nibbles_split(b.qs); }
-};
-struct Q5_1T {
-  using W = BlockQ5_1;
-  using X = BlockQ8_1;
-  static constexpr int kOffsetShift = -1;
-  static __m256i unpack(const W& b) {
-    uint32_t qh;
-    std::memcpy(&qh, b.qh, 4);
-    return _mm256_or_si256(nibbles_split(b.qs), bit16_bytes(qh));
-  }
-};
-
+// 32-quant block types (traits Q4_0T ... in x86_qdot.h). The offset (8, 16, 128) times the activation
+// block sum is subtracted by starting the vpdpbusd accumulator at -offset * sum(x), computed once per token
+// and block. Q4_1/Q5_1 add m * s per block instead.
 template <class Q, int R, int T>
 void block32_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
                   int64_t ldy) {
