@@ -59,15 +59,18 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t
   }
 }
 
-// Q4_K, one row x T tokens: the nibbles and the per-sub-block scale broadcasts are made once per row block.
-template <int T>
-void q4k_tile(int64_t n, const uint8_t* w, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+// Q4_K and Q5_K (B = BlockQ5_K adds bit 4 from qh), one row x T tokens: the unpacked quants and the
+// per-sub-block scale broadcasts are made once per row block.
+template <class B, int T>
+void k4_tile(int64_t n, const uint8_t* w, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
+  constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
   const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const BlockQ4_K& a = reinterpret_cast<const BlockQ4_K*>(w)[i];
-    prefetch_weights<3>(&a);
+    const B& a = reinterpret_cast<const B*>(w)[i];
+    prefetch_weights<(sizeof(B) + 63) / 64>(&a);
     const K4Words kw = k4_words(a.scales);
     const BlockQ8_K* b[T];
     __m256i sumi[T];
@@ -77,8 +80,15 @@ void q4k_tile(int64_t n, const uint8_t* w, const uint8_t* x, size_t xs, float* y
     }
     for (int g = 0; g < 4; ++g) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 32 * g));
-      const __m256i q0 = _mm256_and_si256(q, lo4);
-      const __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
+      __m256i q0 = _mm256_and_si256(q, lo4);
+      __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
+      if constexpr (kQ5) {
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qh));
+        const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g)), one);
+        const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g + 1)), one);
+        q0 = _mm256_or_si256(q0, _mm256_slli_epi16(h0, 4));
+        q1 = _mm256_or_si256(q1, _mm256_slli_epi16(h1, 4));
+      }
       const __m256i s0 = _mm256_set1_epi16(static_cast<int16_t>(k4_scale(kw, 2 * g)));
       const __m256i s1 = _mm256_set1_epi16(static_cast<int16_t>(k4_scale(kw, 2 * g + 1)));
       for (int t = 0; t < T; ++t) {
@@ -233,8 +243,11 @@ void fill_avx2_tiles(KernelTable& t) {
   t.tile[id(GgmlType::F32)] = float_driver<F32Elems>;
   t.tile[id(GgmlType::F16)] = float_driver<F16Elems>;
   t.tile[id(GgmlType::BF16)] = float_driver<Bf16Elems>;
-  t.tile[id(GgmlType::Q4_K)] = quant_driver<q4k_tile<1>, q4k_tile<2>, q4k_tile<3>, q4k_tile<4>>;
+  t.tile[id(GgmlType::Q4_K)] = quant_driver<k4_tile<BlockQ4_K, 1>, k4_tile<BlockQ4_K, 2>,
+                                            k4_tile<BlockQ4_K, 3>, k4_tile<BlockQ4_K, 4>>;
   t.tile[id(GgmlType::Q6_K)] = quant_driver<q6k_tile<1>, q6k_tile<2>, q6k_tile<3>, q6k_tile<4>>;
+  t.tile[id(GgmlType::Q5_K)] = quant_driver<k4_tile<BlockQ5_K, 1>, k4_tile<BlockQ5_K, 2>,
+                                            k4_tile<BlockQ5_K, 3>, k4_tile<BlockQ5_K, 4>>;
   t.tile[id(GgmlType::Q4_0)] = block32_driver<Q4_0T>;
   t.tile[id(GgmlType::Q5_0)] = block32_driver<Q5_0T>;
   t.tile[id(GgmlType::Q8_0)] = block32_driver<Q8_0T>;
