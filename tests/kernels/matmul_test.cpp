@@ -128,6 +128,14 @@ TEST_P(MatmulIsa, FloatTailsManyTokens) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) check(GetParam(), t, 100, 23, 7, nullptr);
 }
 
+// Rows long enough that the tokens are walked in several L2-sized chunks (F32: 32 per chunk at 4096 inputs;
+// Q4_K: 56 per chunk at 8192).
+TEST_P(MatmulIsa, TokenChunks) {
+  ThreadPool pool(2);
+  check(GetParam(), GgmlType::F32, 4096, 20, 70, &pool);
+  check(GetParam(), GgmlType::Q4_K, 8192, 20, 70, &pool);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
