@@ -395,6 +395,14 @@ void Decoder::decode_loop() {
 
 void Decoder::finish() {
   out_.duration_seconds = static_cast<double>(out_.samples.size()) / kSampleRate;
+  // Float formats can carry NaN or infinity, which would poison every later stage.
+  size_t non_finite = 0;
+  for (float& v : out_.samples) {
+    if (!std::isfinite(v)) {
+      v = 0.0f;
+      ++non_finite;
+    }
+  }
   if (out_.samples.empty()) {
     if (packets_ == 0 && read_error_.empty()) {
       throw Error(Errc::kAudioEmpty, "the " + out_.container + " file holds no audio samples");
@@ -433,6 +441,9 @@ void Decoder::finish() {
   } else if (last_packet_bad_ && !out_.truncated) {
     out_.truncated = true;
     append_warning(out_, "the input ends mid-frame after " + seconds_text(out_.duration_seconds));
+  }
+  if (non_finite > 0) {
+    append_warning(out_, std::to_string(non_finite) + " non-finite sample(s) replaced by silence");
   }
   if (bad_packets_ > (last_packet_bad_ ? 1 : 0)) {
     append_warning(out_,
