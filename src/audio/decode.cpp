@@ -183,6 +183,24 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+// Ogg headers carry no total length (FFmpeg takes it from the last page present), so a cut Ogg file is
+// recognised by its last page: complete and flagged end-of-stream, or not.
+bool ogg_ends_cleanly(std::span<const uint8_t> b) {
+  constexpr size_t kMaxPage = 27 + 255 + 255 * 255;
+  const size_t from = b.size() > kMaxPage + 4 ? b.size() - kMaxPage - 4 : 0;
+  const std::string_view tail(reinterpret_cast<const char*>(b.data()) + from, b.size() - from);
+  const size_t at = tail.rfind("OggS");
+  if (at == std::string_view::npos) return false;
+  const size_t p = from + at;
+  if (p + 27 > b.size()) return false;
+  const size_t n_segments = b[p + 26];
+  if (p + 27 + n_segments > b.size()) return false;
+  size_t body = 0;
+  for (size_t i = 0; i < n_segments; ++i) body += b[p + 27 + i];
+  if (p + 27 + n_segments + body > b.size()) return false;
+  return (b[p + 5] & 0x04) != 0;  // header_type flag "last page of logical bitstream"
+}
+
 void append_warning(Decoded& d, const std::string& w) {
   if (!d.warning.empty()) d.warning += "; ";
   d.warning += w;
@@ -433,6 +451,11 @@ void Decoder::finish() {
     out_.truncated = true;
     append_warning(out_, "the input ends after " + seconds_text(out_.duration_seconds) +
                              " but its header announces " + seconds_text(announced));
+  }
+  if (out_.container == "ogg" && !out_.truncated && !ogg_ends_cleanly(input_.body)) {
+    out_.truncated = true;
+    append_warning(out_, "the Ogg stream stops after " + seconds_text(out_.duration_seconds) +
+                             " without its end-of-stream page");
   }
   if (!read_error_.empty()) {
     out_.truncated = true;

@@ -81,6 +81,30 @@ TEST(DecodeCorrupt, TruncatedMp3KeepsWhatIsThere) {
   EXPECT_GT(a.correlation, 0.95);
 }
 
+TEST(DecodeCorrupt, EveryCompressedFormatCutInHalfIsFlagged) {
+  // Each container announces its length differently (Xing header, STREAMINFO, Matroska duration, the
+  // Ogg end-of-stream page); a cut must be noticed in all of them.
+  const auto& ref = jfk_reference();
+  for (const char* f : {"jfk.mp3", "jfk.flac", "jfk.ogg", "jfk.opus", "jfk.webm"}) {
+    SCOPED_TRACE(f);
+    const auto bytes = hark::test::read_file(formats(f));
+    const Decoded d = decode_memory({bytes.data(), bytes.size() / 2});
+    EXPECT_TRUE(d.truncated);
+    EXPECT_FALSE(d.warning.empty());
+    EXPECT_GT(d.duration_seconds, 4.0);
+    EXPECT_LT(d.duration_seconds, 7.0);
+    EXPECT_GT(test::best_alignment(ref, d.samples, 200).correlation, 0.95);
+  }
+  // MP4 keeps its index (moov) at the end: without it nothing can be located.
+  const auto m4a = hark::test::read_file(formats("jfk.m4a"));
+  const std::string msg = expect_error(
+      [&] {
+        decode_memory({m4a.data(), m4a.size() / 2});
+      },
+      Errc::kAudioCorrupt);
+  EXPECT_NE(msg.find("moov"), std::string::npos) << msg;
+}
+
 TEST(DecodeCorrupt, HugeChunkSizeDecodesWhatIsThere) {
   const auto& ref = jfk_reference();
   const Decoded d = decode_file(corrupt("riff_huge_size.wav"));

@@ -49,9 +49,10 @@ TEST(DecodeFormats, EveryFormatDecodesToTheSameSpeech) {
     EXPECT_FALSE(d.codec.empty());
     EXPECT_GT(d.source_sample_rate, 0);
     EXPECT_GE(d.source_channels, 1);
-    const auto a = best_alignment(ref, d.samples, 800);
+    const auto a = best_alignment(ref, d.samples, 200);
     EXPECT_GT(a.correlation, 0.95) << "lag " << a.lag;
-    // Lossy codecs shift by at most a few ms; a larger lag would mean priming samples left in.
+    // Lossy codecs may shift by a few ms (none does today: every lag is 0); more would mean encoder
+    // priming samples left in the output.
     EXPECT_LE(std::abs(a.lag), 64);
   }
 }
