@@ -11,7 +11,15 @@
 
 namespace {
 
+// Messages end up in JSON error objects and terminals: printable ASCII only.
+void check_text(const char* text) {
+  for (const char* c = text; *c; ++c) {
+    if (*c < 0x20 || *c > 0x7E) std::abort();
+  }
+}
+
 void check(const hark::audio::Decoded& d) {
+  check_text(d.warning.c_str());
   for (float v : d.samples) {
     if (!std::isfinite(v)) std::abort();
   }
@@ -29,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(hark::audio::decode_memory({data, size}, limits));
   } catch (const hark::Error& e) {
     if (e.code() == hark::Errc::kInternal) std::abort();
+    check_text(e.what());
   }
   // Headerless PCM with parameters taken from the first bytes: a common rate (resampler setup for odd
   // ratios is slow enough to starve the fuzzer) and 1-8 channels.
@@ -40,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(hark::audio::decode_raw_s16le({data + 2, size - 2}, rate, channels, limits));
     } catch (const hark::Error& e) {
       if (e.code() == hark::Errc::kInternal) std::abort();
+      check_text(e.what());
     }
   }
   return 0;

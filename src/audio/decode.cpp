@@ -53,7 +53,13 @@ void log_callback(void*, int level, const char* format, va_list args) {
   std::vsnprintf(line, sizeof line, format, args);
   std::string_view s(line);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-  if (!s.empty()) t_last_log.assign(s);
+  if (s.empty()) return;
+  // Messages can quote bytes from the input (tags, names); keep them printable ASCII so that they are
+  // safe in JSON error objects and terminals.
+  t_last_log.assign(s);
+  for (char& c : t_last_log) {
+    if (c < 0x20 || c > 0x7E) c = '?';
+  }
 }
 
 void init_ffmpeg() {

@@ -68,8 +68,12 @@ std::optional<WavRepair> repair_wav(std::span<const uint8_t> bytes) {
     const std::string_view rest(reinterpret_cast<const char*>(b + payload), n - payload);
     const size_t found = rest.find("data");
     if (found == std::string_view::npos || payload + found + 8 > n) break;
-    out.warning = "a '" + std::string(reinterpret_cast<const char*>(chunk), 4) + "' chunk claims " +
-                  std::to_string(size) + " bytes, more than the file holds; skipped to the data chunk";
+    std::string tag(reinterpret_cast<const char*>(chunk), 4);
+    for (char& c : tag) {
+      if (c < 0x20 || c > 0x7E) c = '?';  // the id is input bytes; the warning must stay printable
+    }
+    out.warning = "a '" + tag + "' chunk claims " + std::to_string(size) +
+                  " bytes, more than the file holds; skipped to the data chunk";
     pos = payload + found;
   }
 

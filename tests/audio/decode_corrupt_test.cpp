@@ -2,6 +2,7 @@
 // an audio code), never a crash, a hang or an untyped exception. Runs under ASan+UBSan in CI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -286,6 +287,21 @@ TEST(DecodeCrafted, OtherMediaIsNotAudio) {
       Errc::kAudioNotAudio);
 }
 
+bool printable(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+TEST(DecodeCrafted, MessagesQuotingInputBytesStayPrintable) {
+  // A chunk whose id is binary and whose size overruns the file: the warning names the chunk.
+  auto wav = make_wav({}, test::to_s16le(test::sine(440, 16000, 0.1, 0.5)));
+  const uint8_t junk[] = {0xFF, 0x00, '\n', 0x80, 0xFF, 0xFF, 0xFF, 0x7F};
+  wav.insert(wav.begin() + 36, junk, junk + 8);  // before the data chunk
+  const Decoded d = decode_memory(wav);
+  EXPECT_EQ(d.samples.size(), 1600u);
+  EXPECT_NE(d.warning.find("chunk claims"), std::string::npos) << d.warning;
+  EXPECT_TRUE(printable(d.warning)) << d.warning;
+}
+
 // --- mutations of every real format: no crash, only typed outcomes -------------------------------------
 
 void expect_typed_outcome(std::span<const uint8_t> bytes) {
@@ -293,9 +309,11 @@ void expect_typed_outcome(std::span<const uint8_t> bytes) {
     const Decoded d = decode_memory(bytes);
     ASSERT_FALSE(d.samples.empty());
     for (float v : d.samples) ASSERT_TRUE(std::isfinite(v));
+    EXPECT_TRUE(printable(d.warning)) << d.warning;
   } catch (const Error& e) {
     const std::string name = errc_name(e.code());
     EXPECT_EQ(name.rfind("audio_", 0), 0u) << name << ": " << e.what();
+    EXPECT_TRUE(printable(e.what())) << e.what();
   }
 }
 
