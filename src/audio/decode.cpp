@@ -455,8 +455,8 @@ void Decoder::finish() {
     append_warning(out_, wav_->warning);
   } else if (announced > out_.duration_seconds + slack) {
     out_.truncated = true;
-    append_warning(out_, "the input ends after " + seconds_text(out_.duration_seconds) +
-                             " but its header announces " + seconds_text(announced));
+    append_warning(out_, "decoded " + seconds_text(out_.duration_seconds) + " but the header announces " +
+                             seconds_text(announced) + " (the input is cut short or damaged)");
   }
   if (out_.container == "ogg" && !out_.truncated && !ogg_ends_cleanly(input_.body)) {
     out_.truncated = true;

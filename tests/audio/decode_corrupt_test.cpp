@@ -239,7 +239,6 @@ TEST(DecodeCrafted, AbsurdFormatFieldsGiveTypedErrors) {
       {"100 channels", with([](WavSpec& s) { s.channels = 100; })},
       {"65535 channels", with([](WavSpec& s) { s.channels = 65535; })},
       {"0 bits", with([](WavSpec& s) { s.bits = 0; })},
-      {"unknown format tag", with([](WavSpec& s) { s.format_tag = 0x7777; })},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -250,6 +249,44 @@ TEST(DecodeCrafted, AbsurdFormatFieldsGiveTypedErrors) {
       const std::string name = errc_name(e.code());
       EXPECT_EQ(name.rfind("audio_", 0), 0u) << name << ": " << e.what();
     }
+  }
+}
+
+TEST(DecodeCrafted, UnknownCodecAndMissingAudioStream) {
+  WavSpec spec;
+  spec.format_tag = 0x7777;
+  expect_error([&] { decode_memory(make_wav(spec, std::vector<uint8_t>(6400, 0x11))); },
+               Errc::kAudioUnsupportedCodec);
+  // An FLV file (an admitted container) holding three video tags and no audio.
+  std::vector<uint8_t> flv = {'F', 'L', 'V', 1, 0x01, 0, 0, 0, 9, 0, 0, 0, 0};
+  for (uint8_t k = 0; k < 3; ++k) {
+    const uint8_t size = 125;
+    const uint8_t tag[] = {9, 0, 0, size, 0, 0, static_cast<uint8_t>(40 * k), 0, 0, 0, 0, 0x17, 1, 0, 0, 0};
+    flv.insert(flv.end(), tag, tag + sizeof tag);
+    flv.insert(flv.end(), size - 5, 0);
+    const uint8_t prev[] = {0, 0, 0, 11 + size};
+    flv.insert(flv.end(), prev, prev + 4);
+  }
+  expect_error([&] { decode_memory(flv); }, Errc::kAudioNoStream);
+}
+
+TEST(DecodeCrafted, DamagedPacketsAreSkipped) {
+  // 400 random bytes in the middle of the stream: what cannot be read is dropped and decoding goes on.
+  // The MP3 decoder reports the bad frame (counted in the warning); FLAC's parser discards frames whose
+  // CRC fails before the decoder sees them, so there only the length shows it.
+  for (const char* f : {"jfk.mp3", "jfk.flac"}) {
+    SCOPED_TRACE(f);
+    auto bytes = hark::test::read_file(formats(f));
+    std::mt19937 rng(7);
+    for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 400; ++i) bytes[i] = static_cast<uint8_t>(rng());
+    const Decoded d = decode_memory(bytes);
+    EXPECT_FALSE(d.truncated);
+    if (std::string(f) == "jfk.mp3") {
+      EXPECT_NE(d.warning.find("damaged packet"), std::string::npos) << d.warning;
+    }
+    EXPECT_NEAR(d.duration_seconds, 11.0, 0.2);
+    // Before the damage the speech is intact (after it, a dropped frame shifts the rest).
+    EXPECT_GT(test::best_alignment({jfk_reference().data(), 4 * 16000}, d.samples, 200).correlation, 0.95);
   }
 }
 
