@@ -73,10 +73,9 @@ std::string av_error_text(int code) {
   return buf;
 }
 
-// "<what>: <FFmpeg's last message or the error code's text>".
+// FFmpeg's last message on this thread, which names the problem better than the error code does.
 std::string ffmpeg_reason(int code) {
-  std::string why = t_last_log.empty() ? av_error_text(code) : t_last_log;
-  return why;
+  return t_last_log.empty() ? av_error_text(code) : t_last_log;
 }
 
 struct Deadline {
@@ -220,7 +219,7 @@ class Decoder {
         deadline_{Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(limits.timeout_seconds))},
         input_{{}, bytes, 0, &deadline_},
-        max_samples_(static_cast<size_t>(std::max(0.0, limits.max_seconds) * kSampleRate)) {}
+        max_samples_(static_cast<size_t>(limits.max_seconds * kSampleRate)) {}
 
   Decoded run();
 
@@ -481,6 +480,7 @@ void Decoder::finish() {
 }
 
 Decoded Decoder::run() {
+  t_last_log.clear();  // a message left by an earlier decode on this thread is not about this input
   open();
   open_codec();
   decode_loop();
@@ -488,7 +488,20 @@ Decoded Decoder::run() {
   return std::move(out_);
 }
 
+// The limits come from our caller (server configuration), not from the input.
+void check_limits_valid(const DecodeLimits& limits) {
+  // Bounded so that the conversions to sample counts and clock durations cannot overflow.
+  constexpr double kMaxSeconds = 1e7;
+  auto ok = [](double v) { return v >= 0 && v <= kMaxSeconds; };  // false for NaN
+  if (!ok(limits.max_seconds) || !ok(limits.timeout_seconds)) {
+    throw Error(Errc::kInvalidArgument, "audio limits out of range: max_seconds " +
+                                            std::to_string(limits.max_seconds) + ", timeout_seconds " +
+                                            std::to_string(limits.timeout_seconds) + " (0..1e7)");
+  }
+}
+
 void check_size(size_t size, const DecodeLimits& limits) {
+  check_limits_valid(limits);
   if (size == 0) throw Error(Errc::kAudioEmpty, "the audio is empty (0 bytes)");
   if (size > limits.max_bytes) {
     throw Error(Errc::kAudioTooLarge, "the audio is " + std::to_string(size) + " bytes; the limit is " +

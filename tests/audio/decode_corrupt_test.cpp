@@ -167,6 +167,19 @@ TEST(DecodeLimits, TooLongStopsEarly) {
   EXPECT_LT(limited, full * 4) << "the limit did not stop decoding early";
 }
 
+TEST(DecodeLimits, NonsensicalLimitsAreRefused) {
+  const auto wav = hark::test::read_file(hark::test::fixture("audio/jfk.wav"));
+  for (double bad : {-1.0, std::nan(""), 1e300, double{INFINITY}}) {
+    DecodeLimits limits;
+    limits.max_seconds = bad;
+    expect_error([&] { decode_memory(wav, limits); }, Errc::kInvalidArgument);
+    expect_error([&] { decode_raw_s16le(wav, 16000, 1, limits); }, Errc::kInvalidArgument);
+    limits = {};
+    limits.timeout_seconds = bad;
+    expect_error([&] { decode_memory(wav, limits); }, Errc::kInvalidArgument);
+  }
+}
+
 TEST(DecodeLimits, DeadlineStopsDecoding) {
   DecodeLimits limits;
   limits.timeout_seconds = 0;

@@ -118,6 +118,31 @@ TEST(DecodeFormats, ResampledPcmIsCloseSampleBySample) {
   }
 }
 
+TEST(DecodeFormats, Mp3BehindCoverArtLargerThanTheProbeWindow) {
+  // Podcasts carry cover art in an ID3v2 tag that can exceed the 1 MiB content probe.
+  const auto mp3 = hark::test::read_file(formats_dir() + "/jfk.mp3");
+  const size_t art = 1'500'000;
+  std::vector<uint8_t> file = {'I', 'D', '3', 3, 0, 0};
+  const size_t frame_size = 10 + art;  // an APIC frame: 10-byte header, then the picture
+  for (int shift : {21, 14, 7, 0}) file.push_back(static_cast<uint8_t>((frame_size >> shift) & 0x7F));
+  const uint8_t frame[] = {'A',
+                           'P',
+                           'I',
+                           'C',
+                           static_cast<uint8_t>(art >> 24),
+                           static_cast<uint8_t>(art >> 16),
+                           static_cast<uint8_t>(art >> 8),
+                           static_cast<uint8_t>(art),
+                           0,
+                           0};
+  file.insert(file.end(), frame, frame + sizeof frame);
+  file.insert(file.end(), art, 0);
+  file.insert(file.end(), mp3.begin(), mp3.end());
+  const Decoded d = decode_memory(file);
+  EXPECT_EQ(d.container, "mp3");
+  EXPECT_EQ(d.samples, decode_memory(mp3).samples);
+}
+
 TEST(DecodeFormats, MemoryAndFilePathsAgree) {
   for (const auto& path : format_files()) {
     SCOPED_TRACE(path);
