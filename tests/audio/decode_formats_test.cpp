@@ -143,6 +143,18 @@ TEST(DecodeFormats, Mp3BehindCoverArtLargerThanTheProbeWindow) {
   EXPECT_EQ(d.samples, decode_memory(mp3).samples);
 }
 
+TEST(DecodeFormats, ChainedOggWithNewParametersMidStream) {
+  // Two Ogg Vorbis files back to back (a chained stream, as radio recorders write): 11 s at 16 kHz mono,
+  // then 0.15 s at 44.1 kHz stereo. The converter must follow the change, not keep the first setup.
+  auto bytes = hark::test::read_file(formats_dir() + "/jfk.ogg");
+  const auto second = hark::test::read_file(hark::test::source_dir() + "/fuzz/corpus/audio/short_stereo.ogg");
+  bytes.insert(bytes.end(), second.begin(), second.end());
+  const Decoded d = decode_memory(bytes);
+  EXPECT_NEAR(d.duration_seconds, 11.15, 0.01);
+  EXPECT_FALSE(d.truncated);
+  EXPECT_GT(best_alignment(jfk_reference(), d.samples, 200).correlation, 0.95);
+}
+
 TEST(DecodeFormats, MemoryAndFilePathsAgree) {
   for (const auto& path : format_files()) {
     SCOPED_TRACE(path);
