@@ -372,7 +372,13 @@ void Tokenizer::encode_run(std::string_view run, std::vector<int32_t>& out) cons
   }
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view raw, bool parse_special) const {
+  // Invalid bytes become U+FFFD first (Hugging Face only ever sees valid strings); otherwise a stray lead
+  // byte would take the next character's bytes into its symbol.
+  std::string valid;
+  valid.reserve(raw.size());
+  append_valid_utf8(raw, true, valid);
+  const std::string_view text = valid;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   for (const Fragment& fr : split_special(text, parse_special)) {

@@ -47,6 +47,7 @@ class Tokenizer {
 
   // Token ids for `text`, without BOS (callers add `bos()` where a prompt starts). With `parse_special`,
   // texts such as "<|turn>" become their control token; without it they are tokenized as plain text.
+  // Bytes that are not valid UTF-8 are encoded as U+FFFD.
   std::vector<int32_t> encode(std::string_view text, bool parse_special) const;
 
   // The text of `ids` joined. Byte tokens are assembled into characters; a byte sequence that is not valid
