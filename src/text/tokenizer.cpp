@@ -200,7 +200,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   // Merges "left right", rank = position. A side or result that is not a token gets an extra symbol id so
   // the merge loop works on integers only.
   const auto& merges = string_array(f, "tokenizer.ggml.merges");
-  t.merges_.reserve(merges.size() * 2);
+  t.merges_.reserve(merges.size());
   auto intern = [&](std::string_view s) -> int32_t {
     if (auto it = t.ids_.find(s); it != t.ids_.end()) return it->second;
     const auto id = static_cast<int32_t>(n + t.extra_texts_.size());
@@ -216,9 +216,54 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
     const int32_t l = intern(left), rr = intern(right);
     const int32_t result = intern(std::string(left) + std::string(right));
     // The first occurrence of a pair keeps its rank (llama.cpp's emplace does the same).
-    t.merges_.emplace(pair_key(l, rr), Merge{static_cast<int32_t>(r), result});
+    t.merges_.insert(l, rr, Merge{static_cast<int32_t>(r), result});
   }
   return t;
+}
+
+void Tokenizer::MergeTable::reserve(size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  slots_.assign(cap, Slot{});
+  size_ = 0;
+}
+
+size_t Tokenizer::MergeTable::index(uint64_t key) const {
+  // splitmix64 finaliser: ids are small and dense, so they need mixing before masking.
+  key ^= key >> 30;
+  key *= 0xbf58476d1ce4e5b9ULL;
+  key ^= key >> 27;
+  key *= 0x94d049bb133111ebULL;
+  key ^= key >> 31;
+  return static_cast<size_t>(key) & (slots_.size() - 1);
+}
+
+void Tokenizer::MergeTable::insert(int32_t left, int32_t right, Merge m) {
+  if (2 * (size_ + 1) > slots_.size()) {
+    std::vector<Slot> old = std::move(slots_);
+    reserve(std::max<size_t>(old.size(), 16));
+    for (const Slot& s : old)
+      if (s.key != kEmpty)
+        insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xffffffffu), s.merge);
+  }
+  const uint64_t key = pair_key(left, right);
+  for (size_t i = index(key);; i = (i + 1) & (slots_.size() - 1)) {
+    if (slots_[i].key == key) return;
+    if (slots_[i].key == kEmpty) {
+      slots_[i] = {key, m};
+      ++size_;
+      return;
+    }
+  }
+}
+
+const Tokenizer::Merge* Tokenizer::MergeTable::find(int32_t left, int32_t right) const {
+  if (slots_.empty()) return nullptr;
+  const uint64_t key = pair_key(left, right);
+  for (size_t i = index(key);; i = (i + 1) & (slots_.size() - 1)) {
+    if (slots_[i].key == key) return &slots_[i].merge;
+    if (slots_[i].key == kEmpty) return nullptr;
+  }
 }
 
 void Tokenizer::check_id(int32_t id) const {
@@ -341,9 +386,9 @@ void Tokenizer::encode_run(std::string_view run, std::vector<int32_t>& out) cons
   std::priority_queue<Pair> queue(std::less<Pair>{}, std::move(heap_storage));
   auto try_pair = [&](int32_t l, int32_t r) {
     if (l < 0 || r < 0 || syms[l].id < 0 || syms[r].id < 0) return;
-    auto it = merges_.find(pair_key(syms[l].id, syms[r].id));
-    if (it == merges_.end()) return;
-    queue.push({it->second.rank, l, r, syms[l].id, syms[r].id, it->second.result});
+    const Merge* m = merges_.find(syms[l].id, syms[r].id);
+    if (!m) return;
+    queue.push({m->rank, l, r, syms[l].id, syms[r].id, m->result});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) try_pair(i - 1, i);
 

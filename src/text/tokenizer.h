@@ -80,9 +80,30 @@ class Tokenizer {
   int32_t n_vocab() const { return static_cast<int32_t>(texts_.size()); }
 
  private:
+  Tokenizer() = default;  // only from_gguf() makes one
+
   struct Merge {
     int32_t rank;    // position in tokenizer.ggml.merges: lower merges first
     int32_t result;  // symbol id of the merged text
+  };
+  // (left id, right id) -> Merge, open addressing with linear probing: the merge lookup is the hot path of
+  // encoding and a node-based map spends most of its time on cache misses.
+  class MergeTable {
+   public:
+    void reserve(size_t n);
+    // Keeps the first merge inserted for a pair.
+    void insert(int32_t left, int32_t right, Merge m);
+    const Merge* find(int32_t left, int32_t right) const;
+
+   private:
+    struct Slot {
+      uint64_t key = kEmpty;
+      Merge merge{};
+    };
+    static constexpr uint64_t kEmpty = ~uint64_t{0};
+    size_t index(uint64_t key) const;
+    std::vector<Slot> slots_;  // [power of two], at most half full
+    size_t size_ = 0;
   };
   struct Fragment {
     int32_t token;  // -1 for raw text
@@ -107,10 +128,10 @@ class Tokenizer {
   std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;  // text -> symbol id
   // Texts that appear in merges (as a side or a result) but are not tokens; symbol id = n_vocab + index.
   std::vector<std::string> extra_texts_;
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
-  std::vector<int32_t> byte_tokens_;            // [256] id of `<0xNN>`, -1 where absent
-  std::vector<int32_t> specials_;               // control/user-defined/unknown ids, longest text first
-  std::vector<int32_t> eog_;                    // sorted
+  MergeTable merges_;
+  std::vector<int32_t> byte_tokens_;  // [256] id of `<0xNN>`, -1 where absent
+  std::vector<int32_t> specials_;     // control/user-defined/unknown ids, longest text first
+  std::vector<int32_t> eog_;          // sorted
   int32_t bos_ = -1;
   int32_t eos_ = -1;
   bool add_bos_ = true;
