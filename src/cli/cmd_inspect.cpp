@@ -16,8 +16,8 @@ std::string shape_string(const std::vector<int64_t>& ne) {
 int run_inspect(const std::string& path, bool all_items, bool no_tensors) {
   const gguf::File f = gguf::File::open(path);
   std::printf("file: %s\n", path.c_str());
-  std::printf("GGUF version %u, alignment %llu, %zu key/values, %zu tensors, data at offset %llu\n", f.version(),
-              static_cast<unsigned long long>(f.alignment()), f.kvs().size(), f.tensors().size(),
+  std::printf("GGUF version %u, alignment %llu, %zu key/values, %zu tensors, data at offset %llu\n",
+              f.version(), static_cast<unsigned long long>(f.alignment()), f.kvs().size(), f.tensors().size(),
               static_cast<unsigned long long>(f.data_offset()));
   std::printf("\nmetadata:\n");
   for (const auto& [key, value] : f.kvs())
@@ -29,8 +29,9 @@ int run_inspect(const std::string& path, bool all_items, bool no_tensors) {
   for (size_t i = 0; i < f.tensors().size(); ++i) {
     const auto& t = f.tensors()[i];
     total += t.n_bytes;
-    std::printf("  %5zu  %-48s %-6s %-28s %12llu\n", i, t.name.c_str(), std::string(ggml_type_name(t.type)).c_str(),
-                shape_string(t.ne).c_str(), static_cast<unsigned long long>(t.n_bytes));
+    std::printf("  %5zu  %-48s %-6s %-28s %12llu\n", i, t.name.c_str(),
+                std::string(ggml_type_name(t.type)).c_str(), shape_string(t.ne).c_str(),
+                static_cast<unsigned long long>(t.n_bytes));
   }
   std::printf("\ntotal tensor bytes: %llu\n", static_cast<unsigned long long>(total));
   return 0;

@@ -18,14 +18,14 @@ enum class Errc {
   kAudioEmpty,       // zero bytes or zero samples
   kAudioNotAudio,    // no container/codec recognised
   kAudioUnsupportedCodec,
-  kAudioCorrupt,     // recognised, but undecodable or truncated with nothing usable
-  kAudioNoStream,    // a container without an audio stream
+  kAudioCorrupt,   // recognised, but undecodable or truncated with nothing usable
+  kAudioNoStream,  // a container without an audio stream
   kAudioZeroChannels,
-  kAudioTooLong,     // over the configured maximum duration
-  kAudioTooLarge,    // over the configured maximum byte size
-  kCancelled,        // the caller asked to stop (client disconnected, shutdown)
+  kAudioTooLong,       // over the configured maximum duration
+  kAudioTooLarge,      // over the configured maximum byte size
+  kCancelled,          // the caller asked to stop (client disconnected, shutdown)
   kResourceExhausted,  // a context, queue or memory bound was reached
-  kInternal,         // a bug in hark
+  kInternal,           // a bug in hark
 };
 
 // A short stable identifier for the code, e.g. "audio_too_long" (used in OpenAI error objects).

@@ -39,8 +39,8 @@ inline fp16_t f32_to_fp16(float f) {
     return static_cast<fp16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0));
   }
   if (ax >= 0x477ff000u) return static_cast<fp16_t>(sign | 0x7c00u);  // rounds to inf
-  if (ax < 0x38800000u) {  // result is subnormal or zero
-    if (ax < 0x33000000u) return static_cast<fp16_t>(sign);  // below half the smallest subnormal
+  if (ax < 0x38800000u) {                                             // result is subnormal or zero
+    if (ax < 0x33000000u) return static_cast<fp16_t>(sign);           // below half the smallest subnormal
     const uint32_t e = ax >> 23;
     const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
     const uint32_t shift = 126 - e;  // 14..24 (value = m * 2^(e-150), target unit 2^-24)
@@ -56,7 +56,9 @@ inline fp16_t f32_to_fp16(float f) {
   return static_cast<fp16_t>(sign | r);
 }
 
-inline float bf16_to_f32(bf16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(bf16_t h) {
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 inline bf16_t f32_to_bf16(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,12 +51,12 @@ struct Array {
 
 struct Value {
   ValueType type = ValueType::U8;
-  std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string, Array, uint64_t,
-               int64_t, double>
+  std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string, Array,
+               uint64_t, int64_t, double>
       data;
 
   // Conversions that throw Error(kModelInvalid) naming `key` when the stored type does not fit.
-  int64_t as_int(std::string_view key) const;  // any integer type (u64 above INT64_MAX refused)
+  int64_t as_int(std::string_view key) const;   // any integer type (u64 above INT64_MAX refused)
   double as_float(std::string_view key) const;  // F32/F64 or any integer
   bool as_bool(std::string_view key) const;
   const std::string& as_string(std::string_view key) const;
@@ -138,9 +139,14 @@ class Writer {
   void set_array(const std::string& key, Array a);
 
   // `data` must hold exactly the bytes for `ne` elements of `type`; the writer copies it.
-  void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne, std::span<const uint8_t> data);
+  void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                  std::span<const uint8_t> data);
   void add_tensor_f32(const std::string& name, std::vector<int64_t> ne, std::span<const float> data);
   void add_tensor_i32(const std::string& name, std::vector<int64_t> ne, std::span<const int32_t> data);
+  // A tensor whose bytes are produced only while writing (`fill` gets a buffer of exactly its size), so
+  // multi-gigabyte files can be written without holding them in memory.
+  using Fill = std::function<void(std::span<uint8_t> dst)>;
+  void add_tensor_generated(const std::string& name, GgmlType type, std::vector<int64_t> ne, Fill fill);
 
   std::vector<uint8_t> to_bytes() const;
   void write(const std::string& path) const;  // throws Error(kIo)
@@ -150,8 +156,11 @@ class Writer {
   std::vector<std::pair<std::string, Value>> kvs_;
   struct PendingTensor {
     TensorInfo info;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;  // empty when `fill` produces the bytes
+    Fill fill;
   };
+  TensorInfo make_info(const std::string& name, GgmlType type, std::vector<int64_t> ne) const;
+  std::vector<uint8_t> header_bytes() const;
   std::vector<PendingTensor> tensors_;
 };
 

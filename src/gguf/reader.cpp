@@ -17,22 +17,30 @@ size_t scalar_size(ValueType t) {
   switch (t) {
     case ValueType::U8:
     case ValueType::I8:
-    case ValueType::BOOL: return 1;
+    case ValueType::BOOL:
+      return 1;
     case ValueType::U16:
-    case ValueType::I16: return 2;
+    case ValueType::I16:
+      return 2;
     case ValueType::U32:
     case ValueType::I32:
-    case ValueType::F32: return 4;
+    case ValueType::F32:
+      return 4;
     case ValueType::U64:
     case ValueType::I64:
-    case ValueType::F64: return 8;
-    case ValueType::STRING: return 8;  // at least its length prefix
-    case ValueType::ARRAY: return 12;  // at least type + count
+    case ValueType::F64:
+      return 8;
+    case ValueType::STRING:
+      return 8;  // at least its length prefix
+    case ValueType::ARRAY:
+      return 12;  // at least type + count
   }
   return 1;
 }
 
-bool valid_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::F64); }
+bool valid_value_type(uint32_t t) {
+  return t <= static_cast<uint32_t>(ValueType::F64);
+}
 
 }  // namespace
 
@@ -70,7 +78,8 @@ class Parser {
   std::string read_string(const char* what) {
     const uint64_t at = pos_;
     const uint64_t len = read<uint64_t>(what);
-    if (len > kMaxStringLength) fail(std::string(what) + ": string length " + std::to_string(len) + " is too large", at);
+    if (len > kMaxStringLength)
+      fail(std::string(what) + ": string length " + std::to_string(len) + " is too large", at);
     need(len, what);
     std::string s(reinterpret_cast<const char*>(b_.data() + pos_), len);
     pos_ += len;
@@ -90,13 +99,27 @@ class Parser {
     Value v;
     v.type = type;
     switch (type) {
-      case ValueType::U8: v.data = read<uint8_t>("value"); break;
-      case ValueType::I8: v.data = read<int8_t>("value"); break;
-      case ValueType::U16: v.data = read<uint16_t>("value"); break;
-      case ValueType::I16: v.data = read<int16_t>("value"); break;
-      case ValueType::U32: v.data = read<uint32_t>("value"); break;
-      case ValueType::I32: v.data = read<int32_t>("value"); break;
-      case ValueType::F32: v.data = read<float>("value"); break;
+      case ValueType::U8:
+        v.data = read<uint8_t>("value");
+        break;
+      case ValueType::I8:
+        v.data = read<int8_t>("value");
+        break;
+      case ValueType::U16:
+        v.data = read<uint16_t>("value");
+        break;
+      case ValueType::I16:
+        v.data = read<int16_t>("value");
+        break;
+      case ValueType::U32:
+        v.data = read<uint32_t>("value");
+        break;
+      case ValueType::I32:
+        v.data = read<int32_t>("value");
+        break;
+      case ValueType::F32:
+        v.data = read<float>("value");
+        break;
       case ValueType::BOOL: {
         const uint64_t at = pos_;
         uint8_t x = read<uint8_t>("value");
@@ -104,10 +127,18 @@ class Parser {
         v.data = x != 0;
         break;
       }
-      case ValueType::STRING: v.data = read_string("string value"); break;
-      case ValueType::U64: v.data = read<uint64_t>("value"); break;
-      case ValueType::I64: v.data = read<int64_t>("value"); break;
-      case ValueType::F64: v.data = read<double>("value"); break;
+      case ValueType::STRING:
+        v.data = read_string("string value");
+        break;
+      case ValueType::U64:
+        v.data = read<uint64_t>("value");
+        break;
+      case ValueType::I64:
+        v.data = read<int64_t>("value");
+        break;
+      case ValueType::F64:
+        v.data = read<double>("value");
+        break;
       case ValueType::ARRAY: {
         if (in_array) fail(Errc::kUnsupported, "key '" + key + "': nested arrays are not supported", pos_);
         v.data = read_array(key);
@@ -131,16 +162,36 @@ class Parser {
     if (n > remaining() / scalar_size(a.elem_type))
       fail("key '" + key + "': array length " + std::to_string(n) + " exceeds the file size", count_at);
     switch (a.elem_type) {
-      case ValueType::U8: a.data = read_vec<uint8_t>(n, "array"); break;
-      case ValueType::I8: a.data = read_vec<int8_t>(n, "array"); break;
-      case ValueType::U16: a.data = read_vec<uint16_t>(n, "array"); break;
-      case ValueType::I16: a.data = read_vec<int16_t>(n, "array"); break;
-      case ValueType::U32: a.data = read_vec<uint32_t>(n, "array"); break;
-      case ValueType::I32: a.data = read_vec<int32_t>(n, "array"); break;
-      case ValueType::F32: a.data = read_vec<float>(n, "array"); break;
-      case ValueType::U64: a.data = read_vec<uint64_t>(n, "array"); break;
-      case ValueType::I64: a.data = read_vec<int64_t>(n, "array"); break;
-      case ValueType::F64: a.data = read_vec<double>(n, "array"); break;
+      case ValueType::U8:
+        a.data = read_vec<uint8_t>(n, "array");
+        break;
+      case ValueType::I8:
+        a.data = read_vec<int8_t>(n, "array");
+        break;
+      case ValueType::U16:
+        a.data = read_vec<uint16_t>(n, "array");
+        break;
+      case ValueType::I16:
+        a.data = read_vec<int16_t>(n, "array");
+        break;
+      case ValueType::U32:
+        a.data = read_vec<uint32_t>(n, "array");
+        break;
+      case ValueType::I32:
+        a.data = read_vec<int32_t>(n, "array");
+        break;
+      case ValueType::F32:
+        a.data = read_vec<float>(n, "array");
+        break;
+      case ValueType::U64:
+        a.data = read_vec<uint64_t>(n, "array");
+        break;
+      case ValueType::I64:
+        a.data = read_vec<int64_t>(n, "array");
+        break;
+      case ValueType::F64:
+        a.data = read_vec<double>(n, "array");
+        break;
       case ValueType::BOOL: {
         std::vector<bool> v(n);
         for (uint64_t i = 0; i < n; ++i) {
@@ -159,7 +210,8 @@ class Parser {
         a.data = std::move(v);
         break;
       }
-      case ValueType::ARRAY: break;  // refused above
+      case ValueType::ARRAY:
+        break;  // refused above
     }
     return a;
   }
@@ -169,14 +221,17 @@ class Parser {
     if (magic != kMagic) fail("bad magic (not a GGUF file)", 0);
     const uint32_t version = read<uint32_t>("version");
     if (version == 1 || version > 3)
-      fail(Errc::kUnsupported, "GGUF version " + std::to_string(version) + " is not supported (2 and 3 are)", 4);
+      fail(Errc::kUnsupported, "GGUF version " + std::to_string(version) + " is not supported (2 and 3 are)",
+           4);
     if (version == 0) fail("GGUF version 0 is invalid", 4);
     f.version_ = version;
     const uint64_t n_tensors = read<uint64_t>("tensor count");
     const uint64_t n_kv = read<uint64_t>("key/value count");
     // Every tensor info needs at least 8+4+4+8 bytes, every key/value 8+4+1.
-    if (n_tensors > remaining() / 24) fail("tensor count " + std::to_string(n_tensors) + " exceeds the file size", 8);
-    if (n_kv > remaining() / 13) fail("key/value count " + std::to_string(n_kv) + " exceeds the file size", 16);
+    if (n_tensors > remaining() / 24)
+      fail("tensor count " + std::to_string(n_tensors) + " exceeds the file size", 8);
+    if (n_kv > remaining() / 13)
+      fail("key/value count " + std::to_string(n_kv) + " exceeds the file size", 16);
 
     f.kvs_.reserve(n_kv);
     for (uint64_t i = 0; i < n_kv; ++i) {
@@ -230,8 +285,9 @@ class Parser {
       if (!info) fail("tensor '" + ti.name + "': unknown tensor type " + std::to_string(type), type_at);
       ti.type = info->type;
       if (ti.ne[0] % info->block_size != 0)
-        fail("tensor '" + ti.name + "': row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " +
-                 std::string(info->name) + " block size " + std::to_string(info->block_size),
+        fail("tensor '" + ti.name + "': row length " + std::to_string(ti.ne[0]) +
+                 " is not a multiple of the " + std::string(info->name) + " block size " +
+                 std::to_string(info->block_size),
              dims_at);
       const uint64_t n_blocks = static_cast<uint64_t>(n_el / info->block_size);
       if (n_blocks > std::numeric_limits<uint64_t>::max() / info->type_size)
@@ -240,8 +296,8 @@ class Parser {
       const uint64_t off_at = pos_;
       ti.offset = read<uint64_t>("tensor offset");
       if (ti.offset % f.alignment_ != 0)
-        fail("tensor '" + ti.name + "': offset " + std::to_string(ti.offset) + " is not a multiple of the alignment " +
-                 std::to_string(f.alignment_),
+        fail("tensor '" + ti.name + "': offset " + std::to_string(ti.offset) +
+                 " is not a multiple of the alignment " + std::to_string(f.alignment_),
              off_at);
       f.tensor_index_.emplace(ti.name, f.tensors_.size());
       f.tensors_.push_back(std::move(ti));
@@ -258,8 +314,9 @@ class Parser {
     order.reserve(f.tensors_.size());
     for (const auto& t : f.tensors_) {
       if (t.offset > data_size || t.n_bytes > data_size - t.offset)
-        fail("tensor '" + t.name + "': data [" + std::to_string(t.offset) + ", +" + std::to_string(t.n_bytes) +
-                 ") lies outside the data section of " + std::to_string(data_size) + " bytes",
+        fail("tensor '" + t.name + "': data [" + std::to_string(t.offset) + ", +" +
+                 std::to_string(t.n_bytes) + ") lies outside the data section of " +
+                 std::to_string(data_size) + " bytes",
              data);
       order.push_back(&t);
     }

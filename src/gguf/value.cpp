@@ -9,19 +9,32 @@ namespace hark::gguf {
 
 std::string_view value_type_name(ValueType t) {
   switch (t) {
-    case ValueType::U8: return "u8";
-    case ValueType::I8: return "i8";
-    case ValueType::U16: return "u16";
-    case ValueType::I16: return "i16";
-    case ValueType::U32: return "u32";
-    case ValueType::I32: return "i32";
-    case ValueType::F32: return "f32";
-    case ValueType::BOOL: return "bool";
-    case ValueType::STRING: return "string";
-    case ValueType::ARRAY: return "array";
-    case ValueType::U64: return "u64";
-    case ValueType::I64: return "i64";
-    case ValueType::F64: return "f64";
+    case ValueType::U8:
+      return "u8";
+    case ValueType::I8:
+      return "i8";
+    case ValueType::U16:
+      return "u16";
+    case ValueType::I16:
+      return "i16";
+    case ValueType::U32:
+      return "u32";
+    case ValueType::I32:
+      return "i32";
+    case ValueType::F32:
+      return "f32";
+    case ValueType::BOOL:
+      return "bool";
+    case ValueType::STRING:
+      return "string";
+    case ValueType::ARRAY:
+      return "array";
+    case ValueType::U64:
+      return "u64";
+    case ValueType::I64:
+      return "i64";
+    case ValueType::F64:
+      return "f64";
   }
   return "?";
 }
@@ -45,20 +58,29 @@ namespace {
 
 int64_t Value::as_int(std::string_view key) const {
   switch (type) {
-    case ValueType::U8: return std::get<uint8_t>(data);
-    case ValueType::I8: return std::get<int8_t>(data);
-    case ValueType::U16: return std::get<uint16_t>(data);
-    case ValueType::I16: return std::get<int16_t>(data);
-    case ValueType::U32: return std::get<uint32_t>(data);
-    case ValueType::I32: return std::get<int32_t>(data);
-    case ValueType::I64: return std::get<int64_t>(data);
+    case ValueType::U8:
+      return std::get<uint8_t>(data);
+    case ValueType::I8:
+      return std::get<int8_t>(data);
+    case ValueType::U16:
+      return std::get<uint16_t>(data);
+    case ValueType::I16:
+      return std::get<int16_t>(data);
+    case ValueType::U32:
+      return std::get<uint32_t>(data);
+    case ValueType::I32:
+      return std::get<int32_t>(data);
+    case ValueType::I64:
+      return std::get<int64_t>(data);
     case ValueType::U64: {
       uint64_t v = std::get<uint64_t>(data);
       if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        throw Error(Errc::kModelInvalid, "key '" + std::string(key) + "' value " + std::to_string(v) + " is too large");
+        throw Error(Errc::kModelInvalid,
+                    "key '" + std::string(key) + "' value " + std::to_string(v) + " is too large");
       return static_cast<int64_t>(v);
     }
-    default: wrong_type(key, "an integer", type);
+    default:
+      wrong_type(key, "an integer", type);
   }
 }
 
@@ -91,11 +113,16 @@ void put_string(std::ostringstream& os, const std::string& s, size_t max_len) {
   os << '"';
   for (size_t i = 0; i < s.size() && i < max_len; ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n') os << "\\n";
-    else if (c == '"') os << "\\\"";
-    else if (c == '\\') os << "\\\\";
-    else if (c < 0x20) os << "\\x" << std::hex << int(c) << std::dec;
-    else os << s[i];
+    if (c == '\n')
+      os << "\\n";
+    else if (c == '"')
+      os << "\\\"";
+    else if (c == '\\')
+      os << "\\\\";
+    else if (c < 0x20)
+      os << "\\x" << std::hex << int(c) << std::dec;
+    else
+      os << s[i];
   }
   if (s.size() > max_len) os << "...";
   os << '"';
@@ -103,10 +130,14 @@ void put_string(std::ostringstream& os, const std::string& s, size_t max_len) {
 
 template <typename T>
 void put_scalar(std::ostringstream& os, const T& v) {
-  if constexpr (std::is_same_v<T, bool>) os << (v ? "true" : "false");
-  else if constexpr (std::is_same_v<T, std::string>) put_string(os, v, 60);
-  else if constexpr (sizeof(T) == 1) os << int(v);
-  else os << v;
+  if constexpr (std::is_same_v<T, bool>)
+    os << (v ? "true" : "false");
+  else if constexpr (std::is_same_v<T, std::string>)
+    put_string(os, v, 60);
+  else if constexpr (sizeof(T) == 1)
+    os << int(v);
+  else
+    os << v;
 }
 
 }  // namespace
@@ -139,11 +170,23 @@ std::string Value::to_string(size_t max_items) const {
   return os.str();
 }
 
-Value make_value(uint32_t v) { return Value{ValueType::U32, v}; }
-Value make_value(int32_t v) { return Value{ValueType::I32, v}; }
-Value make_value(float v) { return Value{ValueType::F32, v}; }
-Value make_value(bool v) { return Value{ValueType::BOOL, v}; }
-Value make_value(std::string v) { return Value{ValueType::STRING, std::move(v)}; }
-Value make_value(Array a) { return Value{ValueType::ARRAY, std::move(a)}; }
+Value make_value(uint32_t v) {
+  return Value{ValueType::U32, v};
+}
+Value make_value(int32_t v) {
+  return Value{ValueType::I32, v};
+}
+Value make_value(float v) {
+  return Value{ValueType::F32, v};
+}
+Value make_value(bool v) {
+  return Value{ValueType::BOOL, v};
+}
+Value make_value(std::string v) {
+  return Value{ValueType::STRING, std::move(v)};
+}
+Value make_value(Array a) {
+  return Value{ValueType::ARRAY, std::move(a)};
+}
 
 }  // namespace hark::gguf

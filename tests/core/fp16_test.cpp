@@ -10,8 +10,12 @@ namespace hark {
 namespace {
 
 // The hardware F16C conversion (round to nearest even) is the reference ggml uses on x86.
-__attribute__((target("f16c"))) fp16_t hw_f32_to_fp16(float f) { return static_cast<fp16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
-__attribute__((target("f16c"))) float hw_fp16_to_f32(fp16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) fp16_t hw_f32_to_fp16(float f) {
+  return static_cast<fp16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+__attribute__((target("f16c"))) float hw_fp16_to_f32(fp16_t h) {
+  return _cvtsh_ss(h);
+}
 
 TEST(Fp16, EveryHalfRoundTripsExactly) {
   if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C";

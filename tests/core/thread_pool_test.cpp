@@ -17,7 +17,8 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
       pool.parallel_for(n, 13, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
       });
-      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << i;
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << threads << " " << i;
     }
   }
 }
@@ -37,7 +38,8 @@ TEST(ThreadPool, RunOnAllGivesEachThreadItsIndex) {
 TEST(ThreadPool, NestedDispatchRunsInline) {
   ThreadPool pool(2);
   std::atomic<int> inner{0};
-  pool.run_on_all([&](int, int) { pool.run_on_all([&](int ith, int nth) { inner += (ith == 0 && nth == 1); }); });
+  pool.run_on_all(
+      [&](int, int) { pool.run_on_all([&](int ith, int nth) { inner += (ith == 0 && nth == 1); }); });
   EXPECT_EQ(inner.load(), 2);
 }
 

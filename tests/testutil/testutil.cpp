@@ -16,10 +16,18 @@ std::string shared_dir() {
   if (const char* env = std::getenv("HARK_SHARED_DIR")) return env;
   return HARK_SHARED_DIR;
 }
-std::string fixture(const std::string& rel) { return shared_dir() + "/fixtures/" + rel; }
-std::string source_dir() { return HARK_SOURCE_DIR; }
-std::string binary_dir() { return HARK_BINARY_DIR; }
-std::string hark_binary() { return binary_dir() + "/hark"; }
+std::string fixture(const std::string& rel) {
+  return shared_dir() + "/fixtures/" + rel;
+}
+std::string source_dir() {
+  return HARK_SOURCE_DIR;
+}
+std::string binary_dir() {
+  return HARK_BINARY_DIR;
+}
+std::string hark_binary() {
+  return binary_dir() + "/hark";
+}
 
 std::string temp_dir() {
   std::string tmpl = std::filesystem::temp_directory_path().string() + "/hark-test-XXXXXX";
