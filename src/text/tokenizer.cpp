@@ -118,8 +118,9 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   Tokenizer t;
   t.texts_ = string_array(f, "tokenizer.ggml.tokens");
   const size_t n = t.texts_.size();
-  if (n == 0 || n > 0x7fffffff)
-    throw Error(Errc::kModelInvalid, f.name() + ": tokenizer.ggml.tokens is empty");
+  if (n == 0 || n > (1u << 30))
+    throw Error(Errc::kModelInvalid, f.name() + ": tokenizer.ggml.tokens holds " + std::to_string(n) +
+                                         " tokens (expected 1 to 2^30)");
 
   const gguf::Array& types = f.get_array("tokenizer.ggml.token_type");
   if (types.elem_type != gguf::ValueType::I32 || types.size() < n)
@@ -156,7 +157,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
     if (auto it = t.ids_.find(s); it != t.ids_.end()) {
       t.eog_.push_back(it->second);
       // An end-of-generation text is never plain text, whatever type the file gives it.
-      if (t.types_[it->second] != TokenType::kControl) t.types_[it->second] = TokenType::kControl;
+      t.types_[it->second] = TokenType::kControl;
     }
   }
   std::sort(t.eog_.begin(), t.eog_.end());
@@ -201,12 +202,11 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   // the merge loop works on integers only.
   const auto& merges = string_array(f, "tokenizer.ggml.merges");
   t.merges_.reserve(merges.size());
+  auto next_id = static_cast<int32_t>(n);
   auto intern = [&](std::string_view s) -> int32_t {
     if (auto it = t.ids_.find(s); it != t.ids_.end()) return it->second;
-    const auto id = static_cast<int32_t>(n + t.extra_texts_.size());
-    t.extra_texts_.emplace_back(s);
-    t.ids_.emplace(std::string(s), id);
-    return id;
+    t.ids_.emplace(std::string(s), next_id);
+    return next_id++;
   };
   for (size_t r = 0; r < merges.size(); ++r) {
     const std::string& m = merges[r];

@@ -125,9 +125,9 @@ class Tokenizer {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;  // text -> symbol id
-  // Texts that appear in merges (as a side or a result) but are not tokens; symbol id = n_vocab + index.
-  std::vector<std::string> extra_texts_;
+  // text -> symbol id: the token id, or an id >= n_vocab for a text that only merges mention (as a side or a
+  // result), so that the merge loop works on integers only.
+  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
   MergeTable merges_;
   std::vector<int32_t> byte_tokens_;  // [256] id of `<0xNN>`, -1 where absent
   std::vector<int32_t> specials_;     // control/user-defined/unknown ids, longest text first
