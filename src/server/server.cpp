@@ -481,6 +481,10 @@ void Server::stop() {
 }
 
 int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine) {
+  return run_server(options, std::move(engine), default_audio_decoder());
+}
+
+int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine, AudioDecoder decoder) {
   // SIGTERM/SIGINT are taken by a waiting thread (not an async handler), which may then stop the server.
   sigset_t signals;
   sigemptyset(&signals);
@@ -488,7 +492,7 @@ int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> en
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Server server(options, engine, default_audio_decoder());
+  Server server(options, engine, std::move(decoder));
   const int port = server.bind();
   std::fprintf(stderr, "hark: serving %s on http://%s:%d (parallel %d, queue %d)\n",
                options.alias.empty() ? engine->model_id().c_str() : options.alias.c_str(),

@@ -61,6 +61,10 @@ class Server {
 };
 
 // Runs the server in the foreground until SIGTERM or SIGINT, then stops gracefully. Returns an exit code.
+// Prints "hark: serving MODEL on http://HOST:PORT ..." to stderr once listening (PORT is the real one when
+// options.port is 0).
 int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine);
+// The same with another audio decoder (tests).
+int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine, AudioDecoder decoder);
 
 }  // namespace hark::server
