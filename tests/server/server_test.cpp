@@ -94,14 +94,17 @@ TEST(Server, HealthModelsMetrics) {
   EXPECT_EQ(json::parse(c.Get("/v1/models/fake-model")->body)["id"], "fake-model");
   expect_error(c.Get("/v1/models/other"), 404);
   c.Post("/v1/audio/transcriptions", audio_form({{"model", "fake-model"}}, &kWav5s));
-  auto metrics = c.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("hark_requests_total{route=\"/v1/audio/transcriptions\",code=\"200\"} 1"),
-            std::string::npos)
-      << metrics->body;
-  EXPECT_NE(metrics->body.find("hark_audio_seconds_total 5.000"), std::string::npos);
-  EXPECT_NE(metrics->body.find("hark_tokens_total{kind=\"output\"} 12"), std::string::npos);
-  EXPECT_NE(metrics->body.find("hark_queue_depth 0"), std::string::npos);
+  // Requests are counted after their last byte went out, so the count may trail the response briefly.
+  std::string metrics;
+  EXPECT_TRUE(wait_for([&] {
+    auto r = c.Get("/metrics");
+    metrics = r ? r->body : "";
+    return metrics.find("hark_requests_total{route=\"/v1/audio/transcriptions\",code=\"200\"} 1") !=
+           std::string::npos;
+  })) << metrics;
+  EXPECT_NE(metrics.find("hark_audio_seconds_total 5.000"), std::string::npos);
+  EXPECT_NE(metrics.find("hark_tokens_total{kind=\"output\"} 12"), std::string::npos);
+  EXPECT_NE(metrics.find("hark_queue_depth 0"), std::string::npos);
 }
 
 TEST(Server, LoadingModelIs503WithRetryAfter) {
