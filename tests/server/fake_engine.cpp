@@ -68,6 +68,8 @@ runtime::TranscribeResult FakeEngine::transcribe(const runtime::TranscribeReques
     for (const std::string& w : words) {
       const int64_t before = n_tokens;
       word(w, callbacks, s.text, n_tokens);
+      if (request.prompt == "fail after one word")
+        throw Error(Errc::kResourceExhausted, "the audio and prompt do not fit in the context");
       s.tokens.push_back(static_cast<int32_t>(1000 + before));
       if (request.want_logprobs) r.logprobs.push_back({w, -0.25f, std::vector<uint8_t>(w.begin(), w.end())});
     }

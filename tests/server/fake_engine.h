@@ -17,6 +17,7 @@ class FakeEngine : public runtime::Engine {
   std::string model_id() const override { return "fake-model"; }
   bool ready() const override { return ready_flag.load(); }
   // One segment per started 2 s of audio: " Segment <i> of <n>." (translation: " Translated <i> of <n>.").
+  // The prompt "fail after one word" makes it throw kResourceExhausted after the first word.
   runtime::TranscribeResult transcribe(const runtime::TranscribeRequest& request,
                                        const runtime::Callbacks& callbacks) override;
   // Replies "Heard <k> audio part(s) and: <user text>", one word per delta.

@@ -351,6 +351,51 @@ TEST(Server, DisconnectCancelsInference) {
   }
 }
 
+TEST(Server, EngineErrorsBeforeAndAfterTheStreamStarts) {
+  TestServer s;
+  auto c = s.client();
+  const json e =
+      expect_error(c.Post("/v1/audio/transcriptions",
+                          audio_form({{"model", "fake-model"}, {"prompt", "fail after one word"}}, &kWav5s)),
+                   400);
+  EXPECT_EQ(e["code"], "resource_exhausted");
+  // Once the 200 header and a delta are out, the error travels as an event the OpenAI SDKs raise.
+  auto r = c.Post(
+      "/v1/audio/transcriptions",
+      audio_form({{"model", "fake-model"}, {"stream", "true"}, {"prompt", "fail after one word"}}, &kWav5s));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const auto events = sse_payloads(r->body);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(json::parse(events[0])["type"], "transcript.text.delta");
+  EXPECT_EQ(json::parse(events[1])["error"]["code"], "resource_exhausted");
+}
+
+TEST(Server, ClientLeavingTheQueueIsDropped) {
+  server::ServerOptions o;
+  o.parallel = 1;
+  o.queue = 4;
+  TestServer s(o);
+  s.engine->delay_ms_per_word = 50;
+  std::thread slow([&] {
+    auto c = s.client();
+    EXPECT_EQ(c.Post("/v1/audio/transcriptions", audio_form({{"model", "fake-model"}}, &kWav5s))->status,
+              200);
+  });
+  ASSERT_TRUE(wait_for([&] { return s.engine->running == 1; }));
+  const int fd = connect_raw(s.port);
+  const std::string req = multipart_request("/v1/audio/transcriptions", "", kWav5s);
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  auto c = s.client();
+  EXPECT_TRUE(
+      wait_for([&] { return c.Get("/metrics")->body.find("hark_queue_depth 1") != std::string::npos; }));
+  close(fd);
+  EXPECT_TRUE(
+      wait_for([&] { return c.Get("/metrics")->body.find("hark_queue_depth 0") != std::string::npos; }));
+  slow.join();
+  EXPECT_EQ(s.engine->calls, 1);  // the departed client's request never reached the engine
+}
+
 TEST(Server, HostileConnections) {
   server::ServerOptions o;
   o.read_timeout_s = 1;
