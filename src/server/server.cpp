@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -358,7 +359,9 @@ void Server::Impl::setup() {
     auto& mutable_req = const_cast<Request&>(req);
     mutable_req.headers.erase(kFormContentType);
     const std::string content_type = req.get_header_value("Content-Type");
-    if (content_type.rfind("multipart/form-data", 0) == 0) {
+    std::string media_type = content_type.substr(0, 19);
+    for (char& ch : media_type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (media_type == "multipart/form-data") {
       mutable_req.headers.erase("Content-Type");
       mutable_req.headers.emplace("Content-Type", "application/octet-stream");
       mutable_req.headers.emplace(kFormContentType, content_type);

@@ -285,6 +285,12 @@ TEST(Server, RequestErrors) {
   EXPECT_EQ(e["code"], "audio_not_audio");
   EXPECT_EQ(e["param"], "file");
   expect_error(c.Post("/v1/audio/transcriptions", "{}", "application/json"), 400);
+  // Media types are case-insensitive.
+  const std::string form =
+      "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nfake-model\r\n--B\r\n"
+      "Content-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n" +
+      small + "\r\n--B--";
+  EXPECT_EQ(c.Post("/v1/audio/transcriptions", form, "Multipart/Form-Data; boundary=B")->status, 200);
   expect_error(c.Post("/v1/audio/transcriptions", "--x--", "multipart/form-data"), 400);  // no boundary
   expect_error(c.Post("/v1/audio/transcriptions", "garbage", "multipart/form-data; boundary=zz"), 400);
   // The file is over max_upload_bytes (413 from hark) and the body is over the HTTP limit (413 from the
