@@ -151,14 +151,29 @@ struct Server::Impl {
     }
   }
 
-  // Wraps a route so that every failure ends as an OpenAI error object.
+  // With --api-key, every route but /health needs "Authorization: Bearer <key>". Checked in the route, after
+  // the body was read: answering before it would close a connection the client is still sending on, and
+  // the client would see a reset instead of the 401.
+  void check_api_key(const Request& req) const {
+    if (opt.api_key.empty()) return;
+    const std::string auth = req.get_header_value("Authorization");
+    const bool bearer = auth.rfind("Bearer ", 0) == 0;
+    if (!bearer || !constant_time_equal(auth.substr(7), opt.api_key))
+      throw ApiError(401, "invalid_request_error", "invalid_api_key", "",
+                     bearer ? "Incorrect API key provided"
+                            : "You didn't provide an API key; send 'Authorization: Bearer <key>'");
+  }
+
+  // Wraps a route so that every failure ends as an OpenAI error object; `open` routes need no API key.
   template <typename Fn>
-  httplib::Server::Handler guarded(Fn fn) {
-    return [this, fn](const Request& req, Response& res) {
+  httplib::Server::Handler guarded(Fn fn, bool open = false) {
+    return [this, fn, open](const Request& req, Response& res) {
       try {
+        if (!open) check_api_key(req);
         fn(req, res);
       } catch (const ApiError& e) {
         send_error(res, e);
+        if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
       } catch (const Error& e) {
         send_error(res, from_error(e));
       } catch (const std::exception& e) {
@@ -366,20 +381,6 @@ void Server::Impl::setup() {
       mutable_req.headers.emplace("Content-Type", "application/octet-stream");
       mutable_req.headers.emplace(kFormContentType, content_type);
     }
-    if (!opt.api_key.empty() && req.path != "/health") {
-      const std::string auth = req.get_header_value("Authorization");
-      const bool bearer = auth.rfind("Bearer ", 0) == 0;
-      if (!bearer || !constant_time_equal(auth.substr(7), opt.api_key)) {
-        send_error(res,
-                   ApiError(401, "invalid_request_error", "invalid_api_key", "",
-                            bearer ? "Incorrect API key provided"
-                                   : "You didn't provide an API key; send 'Authorization: Bearer <key>'"));
-        res.set_header("WWW-Authenticate", "Bearer");
-        // The body was not read; closing keeps it from being parsed as the next request.
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
@@ -431,13 +432,16 @@ void Server::Impl::setup() {
                               "The model '" + std::string(req.matches[1]) + "' does not exist");
              res.set_content(dump(model_object()), "application/json");
            }));
-  http.Get("/health", guarded([this](const Request&, Response& res) {
-             if (stopping)
-               throw ApiError(503, "server_error", "shutting_down", "", "the server is shutting down");
-             if (!engine->ready())
-               throw ApiError(503, "server_error", "model_loading", "", "the model is still loading");
-             res.set_content(R"({"status":"ok"})", "application/json");
-           }));
+  http.Get("/health",
+           guarded(
+               [this](const Request&, Response& res) {
+                 if (stopping)
+                   throw ApiError(503, "server_error", "shutting_down", "", "the server is shutting down");
+                 if (!engine->ready())
+                   throw ApiError(503, "server_error", "model_loading", "", "the model is still loading");
+                 res.set_content(R"({"status":"ok"})", "application/json");
+               },
+               /*open=*/true));
   http.Get("/metrics", guarded([this](const Request&, Response& res) {
              res.set_content(metrics.render(admission.running(), admission.waiting(), engine->ready()),
                              "text/plain; version=0.0.4; charset=utf-8");
