@@ -116,7 +116,8 @@ class Engine {
   virtual ~Engine() = default;
   // The id the model is served under (GGUF general.name or the file name).
   virtual std::string model_id() const = 0;
-  // False while the weights are still loading.
+  // False while the weights are still loading (an engine may load in the background so that the server
+  // already answers, /health with 503); the server sends no work to an engine that is not ready.
   virtual bool ready() const = 0;
   virtual TranscribeResult transcribe(const TranscribeRequest& request, const Callbacks& callbacks) = 0;
   virtual ChatResult chat(const ChatRequest& request, const Callbacks& callbacks) = 0;
