@@ -15,7 +15,7 @@ struct VadOptions {
   float threshold_db = 10.0f;
   // Level treated as silence whatever the recording: a floor of digital silence or faint hiss is raised to
   // this, so speech must also exceed floor_dbfs + threshold_db in absolute terms.
-  float floor_dbfs = -60.0f;
+  float floor_dbfs = -70.0f;
   int min_speech_ms = 250;   // shorter bursts (clicks, bumps) are dropped
   int min_silence_ms = 300;  // shorter pauses do not split a region
   int padding_ms = 100;      // added on both sides of each region (clamped to the audio, overlaps merged)

@@ -106,6 +106,12 @@ TEST(Vad, FindsEachRecordingUnderSteadyBackgroundNoise) {
   expect_regions_match(audio::detect_speech(b.pcm), b.speech);
 }
 
+TEST(Vad, FindsAQuietSpeaker) {
+  Builder b = mixed_clip();
+  for (float& v : b.pcm) v *= 0.1f;  // 20 dB down: speech peaks near -30 dBFS, the faint noise near -90
+  expect_regions_match(audio::detect_speech(b.pcm), b.speech);
+}
+
 TEST(Vad, SplitsJfkAtItsPausesAndBridgesThemOnRequest) {
   const auto pcm = recording("jfk.wav");
   // "And so my fellow Americans | ask not | what your country can do for you | ask what you can do for
@@ -146,6 +152,13 @@ TEST(Vad, SilenceAndNoiseAloneGiveNothing) {
   for (float rms : {1e-4f, 3e-3f, 0.03f, 0.2f})
     EXPECT_TRUE(audio::detect_speech(noise(10000, rms, 7)).empty()) << "white noise of RMS " << rms;
   EXPECT_TRUE(audio::detect_speech(std::vector<float>(100, 0.5f)).empty());  // shorter than a frame
+  // Faint noise bursts between stretches of digital silence: the floor is then floor_dbfs, not the noise.
+  Builder b;
+  for (int i = 0; i < 4; ++i) {
+    b.silence(2000);
+    b.gap(noise(1500, 1e-3f, 10 + i));
+  }
+  EXPECT_TRUE(audio::detect_speech(b.pcm).empty());
 }
 
 TEST(Vad, ThresholdAndMinimumSpeechAreHonoured) {
