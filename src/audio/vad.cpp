@@ -53,7 +53,9 @@ std::vector<float> band_levels(std::span<const float> pcm) {
     double power = 0;
     for (int k = lo; k <= hi; ++k)
       power += static_cast<double>(re[k]) * re[k] + static_cast<double>(im[k]) * im[k];
-    levels[f] = static_cast<float>(10.0 * std::log10(power * scale + 1e-12));  // 1e-12: digital zero = -120
+    const double db = 10.0 * std::log10(power * scale + 1e-12);  // 1e-12: digital zero reads -120
+    // NaN or infinite samples (a float WAV can carry them) count as silence and keep the sort well-defined.
+    levels[f] = std::isfinite(db) ? static_cast<float>(db) : -120.0f;
   }
   return levels;
 }

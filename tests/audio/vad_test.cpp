@@ -174,6 +174,15 @@ TEST(Vad, ThresholdAndMinimumSpeechAreHonoured) {
   EXPECT_GT(long_ones[0].start_ms, 4850);
 }
 
+TEST(Vad, NonFiniteSamplesCountAsSilence) {
+  Builder b = mixed_clip();
+  std::vector<float> broken(3 * kRate, NAN);
+  for (size_t i = 0; i < broken.size(); i += 7) broken[i] = INFINITY;
+  b.gap(broken);
+  b.speak(librivox(920));
+  expect_regions_match(audio::detect_speech(b.pcm), b.speech);
+}
+
 TEST(Vad, RejectsBadOptions) {
   const std::vector<float> pcm(16000, 0.0f);
   for (auto set :
