@@ -1,5 +1,6 @@
-// Reads the 16 kHz mono 16-bit PCM wav fixtures for the audio tests (s16 / 32768, as llama.cpp's decoder
-// converts them), and small helpers to build test signals from them.
+// Reads the 16 kHz mono 16-bit PCM wav fixtures for the mel and VAD tests as s16 / 32768 (what llama.cpp's
+// decoder made of them for the goldens). Kept apart from the FFmpeg decoder on purpose: these tests then
+// fail only for their own code; `hark dump`'s black-box test covers decoder + mel together.
 #pragma once
 
 #include <string>
