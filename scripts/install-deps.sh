@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  curl sox espeak-ng
+  zlib1g-dev curl sox espeak-ng
 )
 missing=()
 for p in "${packages[@]}"; do

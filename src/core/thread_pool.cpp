@@ -12,6 +12,8 @@ thread_local bool t_in_job = false;
 // Spin this many pause iterations (roughly tens of microseconds) before sleeping on the futex.
 constexpr int kSpinIterations = 20000;
 
+constexpr uint64_t kCountMask = (uint64_t{1} << 31) - 1;
+
 }  // namespace
 
 int ThreadPool::default_threads() {
@@ -31,7 +33,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::dispatch(JobFn fn, void* ctx) {
+void ThreadPool::dispatch(JobFn fn, void* ctx, bool optional) {
   if (t_in_job || n_threads_ == 1) {
     fn(ctx, 0, 1);
     return;
@@ -39,12 +41,28 @@ void ThreadPool::dispatch(JobFn fn, void* ctx) {
   std::lock_guard<std::mutex> lock(dispatch_mutex_);
   job_ = fn;
   job_ctx_ = ctx;
+  job_optional_ = optional;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  // The entry word publishes the job fields (release) to the workers that enter through it.
+  entry_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
   generation_.notify_all();
   t_in_job = true;
   fn(ctx, 0, n_threads_);
   t_in_job = false;
+  if (optional) {
+    // Close the job; only workers already inside need waiting for (they are running, so briefly).
+    entry_.fetch_or(kClosed, std::memory_order_acq_rel);
+    for (int spin = 0; (entry_.load(std::memory_order_acquire) & kCountMask) != 0; ++spin) {
+      if (spin < kSpinIterations) {
+        _mm_pause();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    return;
+  }
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < kSpinIterations) {
       _mm_pause();
@@ -70,10 +88,22 @@ void ThreadPool::worker(int ith) {
     }
     seen = g;
     if (stop_.load(std::memory_order_relaxed)) return;
+    // Enter job g unless it is closed or already replaced by a newer one (then the loop picks that up).
+    uint64_t e = entry_.load(std::memory_order_acquire);
+    bool entered = false;
+    while ((e >> 32) == g && (e & kClosed) == 0) {
+      if (entry_.compare_exchange_weak(e, e + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        entered = true;
+        break;
+      }
+    }
+    if (!entered) continue;
+    const bool optional = job_optional_;
     t_in_job = true;
     job_(job_ctx_, ith, n_threads_);
     t_in_job = false;
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    entry_.fetch_sub(1, std::memory_order_acq_rel);
+    if (!optional && pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 

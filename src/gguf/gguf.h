@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -142,6 +143,10 @@ class Writer {
                   std::span<const uint8_t> data);
   void add_tensor_f32(const std::string& name, std::vector<int64_t> ne, std::span<const float> data);
   void add_tensor_i32(const std::string& name, std::vector<int64_t> ne, std::span<const int32_t> data);
+  // A tensor whose bytes are produced only while writing (`fill` gets a buffer of exactly its size), so
+  // multi-gigabyte files can be written without holding them in memory.
+  using Fill = std::function<void(std::span<uint8_t> dst)>;
+  void add_tensor_generated(const std::string& name, GgmlType type, std::vector<int64_t> ne, Fill fill);
 
   std::vector<uint8_t> to_bytes() const;
   void write(const std::string& path) const;  // throws Error(kIo)
@@ -151,8 +156,11 @@ class Writer {
   std::vector<std::pair<std::string, Value>> kvs_;
   struct PendingTensor {
     TensorInfo info;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;  // empty when `fill` produces the bytes
+    Fill fill;
   };
+  TensorInfo make_info(const std::string& name, GgmlType type, std::vector<int64_t> ne) const;
+  std::vector<uint8_t> header_bytes() const;
   std::vector<PendingTensor> tensors_;
 };
 

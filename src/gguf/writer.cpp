@@ -91,24 +91,35 @@ void Writer::set_array(const std::string& key, Array a) {
   set(key, make_value(std::move(a)));
 }
 
-void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
-                        std::span<const uint8_t> data) {
+TensorInfo Writer::make_info(const std::string& name, GgmlType type, std::vector<int64_t> ne) const {
   TensorInfo ti;
   ti.name = name;
   ti.type = type;
   ti.ne = std::move(ne);
   const auto& info = ggml_type_info(type);
-  if (ti.ne.empty() || ti.ne.size() > 4 || ti.ne[0] % info.block_size != 0)
-    throw Error(Errc::kInvalidArgument, "gguf writer: bad shape for tensor '" + name + "'");
+  bool ok = !ti.ne.empty() && ti.ne.size() <= 4 && ti.ne[0] % info.block_size == 0;
+  for (int64_t d : ti.ne) ok = ok && d > 0;
+  if (!ok) throw Error(Errc::kInvalidArgument, "gguf writer: bad shape for tensor '" + name + "'");
   ti.n_bytes = static_cast<uint64_t>(ti.n_elements() / info.block_size) * info.type_size;
+  for (const auto& t : tensors_)
+    if (t.info.name == name)
+      throw Error(Errc::kInvalidArgument, "gguf writer: duplicate tensor '" + name + "'");
+  return ti;
+}
+
+void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                        std::span<const uint8_t> data) {
+  TensorInfo ti = make_info(name, type, std::move(ne));
   if (ti.n_bytes != data.size())
     throw Error(Errc::kInvalidArgument, "gguf writer: tensor '" + name + "' has " +
                                             std::to_string(data.size()) + " bytes, its shape needs " +
                                             std::to_string(ti.n_bytes));
-  for (const auto& t : tensors_)
-    if (t.info.name == name)
-      throw Error(Errc::kInvalidArgument, "gguf writer: duplicate tensor '" + name + "'");
-  tensors_.push_back({std::move(ti), std::vector<uint8_t>(data.begin(), data.end())});
+  tensors_.push_back({std::move(ti), std::vector<uint8_t>(data.begin(), data.end()), nullptr});
+}
+
+void Writer::add_tensor_generated(const std::string& name, GgmlType type, std::vector<int64_t> ne,
+                                  Fill fill) {
+  tensors_.push_back({make_info(name, type, std::move(ne)), {}, std::move(fill)});
 }
 
 void Writer::add_tensor_f32(const std::string& name, std::vector<int64_t> ne, std::span<const float> data) {
@@ -121,7 +132,7 @@ void Writer::add_tensor_i32(const std::string& name, std::vector<int64_t> ne, st
              {reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(int32_t)});
 }
 
-std::vector<uint8_t> Writer::to_bytes() const {
+std::vector<uint8_t> Writer::header_bytes() const {
   Out o;
   o.put<uint32_t>(0x46554747);
   o.put<uint32_t>(3);
@@ -150,19 +161,46 @@ std::vector<uint8_t> Writer::to_bytes() const {
     offset += (t.info.n_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
   o.pad(alignment_);
-  for (const auto& t : tensors_) {
-    o.b.insert(o.b.end(), t.data.begin(), t.data.end());
-    o.pad(alignment_);
-  }
   return o.b;
 }
 
+namespace {
+// Bytes of tensor `t`, produced on demand for generated tensors.
+template <typename T, typename Sink>
+void emit_tensor(const T& t, Sink&& sink) {
+  if (!t.fill) {
+    sink(t.data.data(), t.data.size());
+    return;
+  }
+  std::vector<uint8_t> buf(t.info.n_bytes);
+  t.fill(std::span<uint8_t>(buf));
+  sink(buf.data(), buf.size());
+}
+}  // namespace
+
+std::vector<uint8_t> Writer::to_bytes() const {
+  std::vector<uint8_t> b = header_bytes();
+  for (const auto& t : tensors_) {
+    emit_tensor(t, [&](const uint8_t* p, size_t n) { b.insert(b.end(), p, p + n); });
+    while (b.size() % alignment_) b.push_back(0);
+  }
+  return b;
+}
+
 void Writer::write(const std::string& path) const {
-  const std::vector<uint8_t> bytes = to_bytes();
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw Error(Errc::kIo, "cannot create '" + path + "'");
+  const std::vector<uint8_t> header = header_bytes();
+  f.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  const std::vector<char> zeros(alignment_, 0);
+  for (const auto& t : tensors_) {
+    emit_tensor(t, [&](const uint8_t* p, size_t n) {
+      f.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n));
+    });
+    const size_t pad = (alignment_ - t.info.n_bytes % alignment_) % alignment_;
+    f.write(zeros.data(), static_cast<std::streamsize>(pad));
+  }
   f.close();
   if (!f) throw Error(Errc::kIo, "cannot write '" + path + "'");
 }
-
 }  // namespace hark::gguf

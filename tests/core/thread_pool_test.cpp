@@ -56,5 +56,25 @@ TEST(ThreadPool, ConcurrentCallersAreSerialised) {
   EXPECT_EQ(total.load(), 4 * 200 * 100);
 }
 
+// parallel_for lets late workers skip a closed job while run_on_all needs every thread: interleaving the
+// two many times must still run each run_on_all index exactly once and each parallel_for item exactly once
+// (a worker entering a stale or finished job would double-count or touch a dead context).
+TEST(ThreadPool, InterleavedDispatchKindsStayExact) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> per_thread(4);
+  std::atomic<int64_t> items{0};
+  constexpr int kRounds = 1000;
+  for (int r = 0; r < kRounds; ++r) {
+    pool.run_on_all([&](int ith, int nth) {
+      ASSERT_EQ(nth, 4);
+      per_thread[ith].fetch_add(1, std::memory_order_relaxed);
+    });
+    pool.parallel_for(37, 1 + r % 5,
+                      [&](int64_t b, int64_t e) { items.fetch_add(e - b, std::memory_order_relaxed); });
+  }
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(per_thread[i].load(), kRounds) << "thread " << i;
+  EXPECT_EQ(items.load(), int64_t{37} * kRounds);
+}
+
 }  // namespace
 }  // namespace hark

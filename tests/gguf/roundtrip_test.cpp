@@ -82,3 +82,28 @@ TEST(Gguf, ReadsEveryFixtureModel) {
 
 }  // namespace
 }  // namespace hark::gguf
+
+namespace hark::gguf {
+namespace {
+
+TEST(Gguf, GeneratedTensorsAreStreamedToDisk) {
+  Writer w(64);
+  w.set_string("general.architecture", "gen");
+  w.add_tensor_generated("g", GgmlType::F32, {8, 3}, [](std::span<uint8_t> dst) {
+    ASSERT_EQ(dst.size(), 96u);
+    for (size_t i = 0; i < 24; ++i) reinterpret_cast<float*>(dst.data())[i] = float(i) * 0.5f;
+  });
+  std::vector<float> x(16, 2.0f);
+  w.add_tensor_f32("x", {16}, x);
+  const std::string path = test::temp_dir() + "/gen.gguf";
+  w.write(path);
+  const auto bytes = test::read_file(path);
+  EXPECT_EQ(bytes, w.to_bytes());
+  const File f = File::open(path);
+  EXPECT_EQ(f.alignment(), 64u);
+  EXPECT_EQ(reinterpret_cast<const float*>(f.tensor_data(*f.find_tensor("g")).data())[23], 11.5f);
+  EXPECT_EQ(reinterpret_cast<const float*>(f.tensor_data(*f.find_tensor("x")).data())[15], 2.0f);
+}
+
+}  // namespace
+}  // namespace hark::gguf

@@ -1,0 +1,109 @@
+// matmul throughput per weight type at E2B-like shapes (1536 -> 6144, an FFN up/gate projection).
+// matvec (n_tok = 1) is bound by weight bandwidth: it cycles through enough copies of the weight (>= 512 MiB)
+// that each call reads from DRAM, not cache. Prefill shapes (n_tok = 64, 512) reuse one copy.
+// Counters (per second): weight_GB = weight bytes read, GFLOP = 2 * n_in * n_out * n_tok.
+// Run: build/dev/bench/matmul_bench [--benchmark_filter=Q4_K]; HARK_ISA=avx2 to compare ISAs.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/quant.h"
+#include "core/thread_pool.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace {
+
+using hark::GgmlType;
+
+constexpr int64_t kIn = 1536;
+constexpr int64_t kOut = 6144;
+constexpr size_t kColdBytes = size_t{512} << 20;  // total weight bytes cycled through for matvec
+
+struct Weights {
+  size_t bytes;                                    // one copy
+  std::vector<std::unique_ptr<uint8_t[]>> copies;  // [n_copies][bytes]
+};
+
+Weights make_weights(GgmlType t, bool cold) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> row(kIn);  // one f32 source row
+  Weights w{hark::ggml_row_size(t, kIn) * kOut, {}};
+  const size_t rb = hark::ggml_row_size(t, kIn);
+  auto first = std::make_unique<uint8_t[]>(w.bytes);
+  for (int64_t o = 0; o < kOut; ++o) {
+    for (auto& v : row) v = dist(rng);
+    hark::quantize_row_ref(t, row.data(), first.get() + o * rb, kIn);
+  }
+  const size_t n = cold ? (kColdBytes + w.bytes - 1) / w.bytes : 1;
+  w.copies.push_back(std::move(first));
+  for (size_t c = 1; c < n; ++c) {
+    w.copies.push_back(std::make_unique<uint8_t[]>(w.bytes));
+    std::memcpy(w.copies.back().get(), w.copies[0].get(), w.bytes);
+  }
+  return w;
+}
+
+// The weights of the type being measured, kept across its benchmarks (registered type by type) so each
+// type is quantized once and only one type's cold copies are alive at a time.
+const Weights& weights_for(GgmlType t) {
+  static GgmlType cached_type = GgmlType::I8;
+  static Weights cached{0, {}};
+  if (cached_type != t) {
+    cached = Weights{0, {}};
+    cached = make_weights(t, true);
+    cached_type = t;
+  }
+  return cached;
+}
+
+void bm_matmul(benchmark::State& state, GgmlType t, int64_t n_tok, int threads) {
+  const Weights& w = weights_for(t);
+  std::vector<float> x(kIn * n_tok), y(kOut * n_tok);  // [n_tok][kIn], [n_tok][kOut]
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  hark::ThreadPool pool(threads);
+  // matvec cycles through the copies so it reads DRAM; prefill reuses one copy (it is compute bound).
+  const size_t n_copies = n_tok == 1 ? w.copies.size() : 1;
+  size_t c = 0;
+  for (auto _ : state) {
+    hark::kernels::matmul({t, w.copies[c].get(), kIn, kOut}, x.data(), n_tok, y.data(), &pool);
+    benchmark::DoNotOptimize(y.data());
+    c = (c + 1) % n_copies;
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["weight_GB"] =
+      benchmark::Counter(iters * static_cast<double>(w.bytes) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP"] = benchmark::Counter(iters * 2.0 * kIn * kOut * static_cast<double>(n_tok) / 1e9,
+                                               benchmark::Counter::kIsRate);
+  state.SetLabel(hark::kernels::isa_name(hark::kernels::active_isa()));
+}
+
+const int kRegistered = [] {
+  const GgmlType types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                            GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q5_1,
+                            GgmlType::Q4_K, GgmlType::Q4_0, GgmlType::Q4_1};
+  for (GgmlType t : types) {
+    for (int64_t n_tok : {1, 64, 512}) {
+      for (int threads : {1, 2}) {
+        const std::string name = "matmul/" + std::string(hark::ggml_type_name(t)) +
+                                 "/tok:" + std::to_string(n_tok) + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bm_matmul, t, n_tok, threads)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.2)
+            ->UseRealTime();
+      }
+    }
+  }
+  return 0;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

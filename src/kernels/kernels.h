@@ -1,0 +1,37 @@
+// Matrix kernels over GGUF weights: the one entry point the model code uses for every linear layer, plus
+// row conversions. Which instruction set runs is decided once, at run time (see dispatch.h).
+#pragma once
+
+#include <cstdint>
+
+#include "core/ggml_type.h"
+#include "core/thread_pool.h"
+
+namespace hark::kernels {
+
+// A GGUF weight with ggml ne = [n_in, n_out]: n_out rows of n_in elements, rows contiguous. Not owning.
+struct WeightView {
+  GgmlType type;
+  const void* data;
+  int64_t n_in;
+  int64_t n_out;
+};
+
+// y[t * n_out + o] = sum_i W[o][i] * x[t * n_in + i] for t < n_tok.
+// x: [n_tok][n_in] f32, y: [n_tok][n_out] f32. The activations are first converted exactly as ggml's CPU
+// backend converts them for this weight type (F32: none; F16/BF16: rounded to that type; Q4_0/Q5_0/Q8_0:
+// Q8_0; Q4_1/Q5_1: Q8_1; K-quants: Q8_K), so results track llama.cpp's rounding. pool may be null (runs
+// on the calling thread). Throws hark::Error(kUnsupported) for a weight type without a kernel and
+// kInvalidArgument when n_in is not a multiple of the type's block size.
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+
+// Converts n elements (a multiple of the block size) of one row; dequantize_row also serves embedding
+// lookups (src = start of the row). Throws hark::Error(kUnsupported) for types hark cannot convert.
+void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
+void quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
+
+// The type the activations are converted to for a matmul with weights of type `weight`.
+// Throws hark::Error(kUnsupported) when there is no matmul kernel for `weight`.
+GgmlType activation_type(GgmlType weight);
+
+}  // namespace hark::kernels

@@ -1,0 +1,236 @@
+// Scalar kernels: the twin every SIMD kernel is tested against, and the fallback on any CPU. Integer parts
+// of the quantized dots are exact; block results are summed in float in block order, as ggml's generic
+// code does. Float dots accumulate in double so the twin is a tight reference.
+#include <cstring>
+
+#include "core/fp16.h"
+#include "core/quant.h"
+#include "kernels/dispatch.h"
+
+namespace hark::kernels {
+namespace {
+
+float dot_f32(int64_t n, const void* w, const void* x) {
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(s);
+}
+
+float dot_f16(int64_t n, const void* w, const void* x) {
+  const fp16_t* a = static_cast<const fp16_t*>(w);
+  const fp16_t* b = static_cast<const fp16_t*>(x);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(fp16_to_f32(a[i])) * fp16_to_f32(b[i]);
+  return static_cast<float>(s);
+}
+
+float dot_bf16(int64_t n, const void* w, const void* x) {
+  const bf16_t* a = static_cast<const bf16_t*>(w);
+  const bf16_t* b = static_cast<const bf16_t*>(x);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(bf16_to_f32(a[i])) * bf16_to_f32(b[i]);
+  return static_cast<float>(s);
+}
+
+float dot_q4_0(int64_t n, const void* w, const void* x) {
+  const BlockQ4_0* a = static_cast<const BlockQ4_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      sumi += ((a[i].qs[j] & 0x0f) - 8) * b[i].qs[j];
+      sumi += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
+    }
+    s += static_cast<float>(sumi) * (fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d));
+  }
+  return s;
+}
+
+float dot_q4_1(int64_t n, const void* w, const void* x) {
+  const BlockQ4_1* a = static_cast<const BlockQ4_1*>(w);
+  const BlockQ8_1* b = static_cast<const BlockQ8_1*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      sumi += (a[i].qs[j] & 0x0f) * b[i].qs[j];
+      sumi += (a[i].qs[j] >> 4) * b[i].qs[j + 16];
+    }
+    s += static_cast<float>(sumi) * (fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d)) +
+         fp16_to_f32(a[i].m) * fp16_to_f32(b[i].s);
+  }
+  return s;
+}
+
+inline uint32_t qh32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+float dot_q5_0(int64_t n, const void* w, const void* x) {
+  const BlockQ5_0* a = static_cast<const BlockQ5_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const uint32_t qh = qh32(a[i].qh);
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = ((a[i].qs[j] & 0x0f) | (((qh >> j) & 1) << 4)) - 16;
+      const int q1 = ((a[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+      sumi += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
+    }
+    s += static_cast<float>(sumi) * (fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d));
+  }
+  return s;
+}
+
+float dot_q5_1(int64_t n, const void* w, const void* x) {
+  const BlockQ5_1* a = static_cast<const BlockQ5_1*>(w);
+  const BlockQ8_1* b = static_cast<const BlockQ8_1*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    const uint32_t qh = qh32(a[i].qh);
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = (a[i].qs[j] & 0x0f) | (((qh >> j) & 1) << 4);
+      const int q1 = (a[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+      sumi += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
+    }
+    s += static_cast<float>(sumi) * (fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d)) +
+         fp16_to_f32(a[i].m) * fp16_to_f32(b[i].s);
+  }
+  return s;
+}
+
+float dot_q8_0(int64_t n, const void* w, const void* x) {
+  const BlockQ8_0* a = static_cast<const BlockQ8_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += a[i].qs[j] * b[i].qs[j];
+    s += static_cast<float>(sumi) * (fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d));
+  }
+  return s;
+}
+
+// Q4_K and Q5_K: sum_j d*sc_j*dot(q_j, q8_j) - dmin*m_j*sum(q8_j); both sums are integers per super-block.
+float dot_q4_k(int64_t n, const void* w, const void* x) {
+  const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0, summ = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(j, a[i].scales, &sc, &m);
+      const uint8_t* q = a[i].qs + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      int dot = 0;
+      for (int l = 0; l < 32; ++l) dot += ((q[l] >> shift) & 0x0f) * b[i].qs[32 * j + l];
+      sumi += sc * dot;
+      summ += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+    }
+    s += b[i].d * fp16_to_f32(a[i].d) * static_cast<float>(sumi) -
+         b[i].d * fp16_to_f32(a[i].dmin) * static_cast<float>(summ);
+  }
+  return s;
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* x) {
+  const BlockQ5_K* a = static_cast<const BlockQ5_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0, summ = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      unpack_scale_min_k4(j, a[i].scales, &sc, &m);
+      const uint8_t* q = a[i].qs + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      int dot = 0;
+      for (int l = 0; l < 32; ++l) {
+        const int v = ((q[l] >> shift) & 0x0f) | (((a[i].qh[l] >> j) & 1) << 4);
+        dot += v * b[i].qs[32 * j + l];
+      }
+      sumi += sc * dot;
+      summ += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+    }
+    s += b[i].d * fp16_to_f32(a[i].d) * static_cast<float>(sumi) -
+         b[i].d * fp16_to_f32(a[i].dmin) * static_cast<float>(summ);
+  }
+  return s;
+}
+
+float dot_q6_k(int64_t n, const void* w, const void* x) {
+  const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const uint8_t* qh = a[i].qh + 32 * h;
+      const int8_t* sc = a[i].scales + 8 * h;
+      const int8_t* q8 = b[i].qs + 128 * h;
+      int part[8] = {};  // per 16-group dot of this half
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        part[is] += (((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32) * q8[l];
+        part[is + 2] += (((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32) * q8[l + 32];
+        part[is + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * q8[l + 64];
+        part[is + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * q8[l + 96];
+      }
+      for (int k = 0; k < 8; ++k) sumi += sc[k] * part[k];
+    }
+    s += fp16_to_f32(a[i].d) * b[i].d * static_cast<float>(sumi);
+  }
+  return s;
+}
+
+void to_f16(const float* src, void* dst, int64_t n) {
+  quantize_row_ref(GgmlType::F16, src, dst, n);
+}
+void to_bf16(const float* src, void* dst, int64_t n) {
+  quantize_row_ref(GgmlType::BF16, src, dst, n);
+}
+void to_q8_0(const float* src, void* dst, int64_t n) {
+  quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
+}
+void to_q8_1(const float* src, void* dst, int64_t n) {
+  quantize_q8_1(src, static_cast<BlockQ8_1*>(dst), n);
+}
+void to_q8_k(const float* src, void* dst, int64_t n) {
+  quantize_q8_k(src, static_cast<BlockQ8_K*>(dst), n);
+}
+
+constexpr int id(GgmlType t) {
+  return static_cast<int>(t);
+}
+
+}  // namespace
+
+void fill_scalar(KernelTable& t) {
+  t.dot[id(GgmlType::F32)] = dot_f32;
+  t.dot[id(GgmlType::F16)] = dot_f16;
+  t.dot[id(GgmlType::BF16)] = dot_bf16;
+  t.dot[id(GgmlType::Q4_0)] = dot_q4_0;
+  t.dot[id(GgmlType::Q4_1)] = dot_q4_1;
+  t.dot[id(GgmlType::Q5_0)] = dot_q5_0;
+  t.dot[id(GgmlType::Q5_1)] = dot_q5_1;
+  t.dot[id(GgmlType::Q8_0)] = dot_q8_0;
+  t.dot[id(GgmlType::Q4_K)] = dot_q4_k;
+  t.dot[id(GgmlType::Q5_K)] = dot_q5_k;
+  t.dot[id(GgmlType::Q6_K)] = dot_q6_k;
+  t.from_float[id(GgmlType::F16)] = to_f16;
+  t.from_float[id(GgmlType::BF16)] = to_bf16;
+  t.from_float[id(GgmlType::Q8_0)] = to_q8_0;
+  t.from_float[id(GgmlType::Q8_1)] = to_q8_1;
+  t.from_float[id(GgmlType::Q8_K)] = to_q8_k;
+}
+
+}  // namespace hark::kernels

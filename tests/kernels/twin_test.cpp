@@ -1,0 +1,222 @@
+// Every SIMD dot against its scalar twin, on every ISA this CPU runs, including raw random quant bytes
+// (any bit pattern a file may hold, e.g. -128 in Q8_0) and lengths that leave SIMD tails.
+// Limit: both sides sum the same exact per-block (or per-element) products in float in different orders,
+// so each is within (n + 4) * eps * sum|w * x| of the exact value; the limit is twice that.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/quant.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace hark::kernels {
+namespace {
+
+// Byte offsets and sizes of the fields of one weight block that hold scales (kept as sane f16 values); the
+// rest of the block is filled with random bytes.
+struct ScaleFields {
+  int offset[2];
+  int count;
+};
+
+ScaleFields scale_fields(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::Q8_0:
+      return {{0, 0}, 1};
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+      return {{0, 2}, 2};
+    case GgmlType::Q6_K:
+      return {{208, 0}, 1};
+    default:
+      return {{0, 0}, 0};
+  }
+}
+
+std::vector<uint8_t> random_weights(GgmlType t, int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> f(n);
+  for (auto& v : f) v = dist(rng);
+  std::vector<uint8_t> w(ggml_row_size(t, n));
+  quantize_row_ref(t, f.data(), w.data(), n);
+  const auto info = ggml_type_info(t);
+  const ScaleFields sf = scale_fields(t);
+  if (info.block_size > 1) {
+    for (size_t b = 0; b < w.size(); b += info.type_size) {
+      std::vector<uint8_t> keep(w.begin() + b, w.begin() + b + info.type_size);
+      for (size_t k = 0; k < info.type_size; ++k) w[b + k] = static_cast<uint8_t>(rng());
+      for (int s = 0; s < sf.count; ++s) {
+        w[b + sf.offset[s]] = keep[sf.offset[s]];
+        w[b + sf.offset[s] + 1] = keep[sf.offset[s] + 1];
+      }
+    }
+  }
+  return w;
+}
+
+struct TwinCase {
+  GgmlType type;
+  int64_t n;
+};
+
+class Twin : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(Twin, DotMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& simd = kernel_table(isa);
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const TwinCase cases[] = {
+      {GgmlType::F32, 1},    {GgmlType::F32, 15},    {GgmlType::F32, 100},  {GgmlType::F32, 1536},
+      {GgmlType::F16, 7},    {GgmlType::F16, 100},   {GgmlType::F16, 1536}, {GgmlType::BF16, 3},
+      {GgmlType::BF16, 100}, {GgmlType::BF16, 1536}, {GgmlType::Q4_0, 32},  {GgmlType::Q4_0, 1536},
+      {GgmlType::Q4_1, 64},  {GgmlType::Q4_1, 1536}, {GgmlType::Q5_0, 32},  {GgmlType::Q5_0, 1536},
+      {GgmlType::Q5_1, 96},  {GgmlType::Q5_1, 1536}, {GgmlType::Q8_0, 32},  {GgmlType::Q8_0, 1536},
+      {GgmlType::Q4_K, 256}, {GgmlType::Q4_K, 1536}, {GgmlType::Q5_K, 256}, {GgmlType::Q5_K, 1536},
+      {GgmlType::Q6_K, 256}, {GgmlType::Q6_K, 1536},
+  };
+  for (const TwinCase& c : cases) {
+    for (int rep = 0; rep < 20; ++rep) {
+      const auto w = random_weights(c.type, c.n, rng);
+      std::vector<float> xf(c.n);
+      for (auto& v : xf) v = dist(rng);
+      const GgmlType at = activation_type(c.type);
+      std::vector<uint8_t> x(ggml_row_size(at, c.n));
+      quantize_row_ref(at, xf.data(), x.data(), c.n);
+      std::vector<float> wd(c.n), xd(c.n);
+      dequantize_row_ref(c.type, w.data(), wd.data(), c.n);
+      dequantize_row_ref(at, x.data(), xd.data(), c.n);
+      double sum_abs = 0;
+      for (int64_t i = 0; i < c.n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+      const int id = static_cast<int>(c.type);
+      const float got = simd.dot[id](c.n, w.data(), x.data());
+      const float want = ref.dot[id](c.n, w.data(), x.data());
+      ASSERT_LE(std::fabs(static_cast<double>(got) - want), 2.0 * (c.n + 4) * FLT_EPSILON * sum_abs)
+          << isa_name(isa) << " " << ggml_type_name(c.type) << " n=" << c.n << " rep " << rep;
+    }
+  }
+}
+
+// Multi-token tiles (where an ISA has them) against the scalar dot of every (row, token) pair: 5 rows x 4
+// tokens covers the register blocks and the leftover rows; random quant bytes as above.
+TEST_P(Twin, TileMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& simd = kernel_table(isa);
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int kRows = 5, kToks = 4;
+  int checked = 0;
+  for (GgmlType t :
+       {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+        GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const int id = static_cast<int>(t);
+    if (simd.tile[id] == nullptr) continue;
+    ++checked;
+    const int64_t n = ggml_type_info(t).block_size == 1 ? 333 : 768;
+    const GgmlType at = activation_type(t);
+    const size_t ws = ggml_row_size(t, n), xs = ggml_row_size(at, n);
+    std::vector<uint8_t> w(ws * kRows), x(xs * kToks);  // [kRows][ws], [kToks][xs] bytes
+    for (int r = 0; r < kRows; ++r) {
+      const auto row = random_weights(t, n, rng);
+      std::copy(row.begin(), row.end(), w.begin() + r * ws);
+    }
+    std::vector<float> xf(n);
+    for (int k = 0; k < kToks; ++k) {
+      for (auto& v : xf) v = dist(rng);
+      quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
+    }
+    float y[kToks * kRows];  // [kToks][kRows]
+    simd.tile[id](n, w.data(), ws, kRows, x.data(), xs, kToks, y, kRows);
+    std::vector<float> wd(n), xd(n);
+    for (int k = 0; k < kToks; ++k) {
+      dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
+      for (int r = 0; r < kRows; ++r) {
+        dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
+        double sum_abs = 0;
+        for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+        const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
+        ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
+                  2.0 * (n + 4) * FLT_EPSILON * sum_abs)
+            << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no multi-token tiles";
+}
+
+// F16/BF16 conversions are exact operations: every ISA must give the scalar bits (NaN: any NaN), on every
+// 16-bit pattern and on floats around rounding ties, subnormals and overflow.
+TEST_P(Twin, HalfConversionsBitExact) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& k = kernel_table(isa);
+  std::vector<uint16_t> halves(65536 + 3);  // every pattern, plus a tail
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i);
+  std::mt19937 rng(3);
+  std::vector<float> floats(100003);
+  for (auto& f : floats) {
+    const uint32_t bits = rng();
+    // Mostly values near the f16 range with low bits set to hit ties; some arbitrary bit patterns.
+    f = (bits & 7) == 0 ? std::bit_cast<float>(bits)
+                        : std::ldexp(static_cast<float>(bits >> 8), -20 + static_cast<int>(bits & 31));
+  }
+  for (GgmlType t : {GgmlType::F16, GgmlType::BF16}) {
+    const int id = static_cast<int>(t);
+    const auto to_f = k.to_float[id] != nullptr ? k.to_float[id] : nullptr;
+    std::vector<float> a(halves.size()), b(halves.size());
+    dequantize_row_ref(t, halves.data(), a.data(), static_cast<int64_t>(halves.size()));
+    if (to_f != nullptr) {
+      to_f(halves.data(), b.data(), static_cast<int64_t>(halves.size()));
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (std::isnan(a[i])) {
+          ASSERT_TRUE(std::isnan(b[i])) << ggml_type_name(t) << " " << i;
+        } else {
+          ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i]))
+              << ggml_type_name(t) << " " << i;
+        }
+      }
+    }
+    std::vector<uint16_t> ha(floats.size()), hb(floats.size());
+    quantize_row_ref(t, floats.data(), ha.data(), static_cast<int64_t>(floats.size()));
+    k.from_float[id](floats.data(), hb.data(), static_cast<int64_t>(floats.size()));
+    for (size_t i = 0; i < floats.size(); ++i) {
+      if (std::isnan(floats[i])) continue;
+      ASSERT_EQ(ha[i], hb[i]) << ggml_type_name(t) << " value " << floats[i];
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, Twin, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                         [](const ::testing::TestParamInfo<Isa>& p) {
+                           return std::string(isa_name(p.param));
+                         });
+
+TEST(Dispatch, ActiveIsaIsSupportedAndEnvCanLowerIt) {
+  EXPECT_TRUE(cpu_supports(active_isa()));
+  EXPECT_TRUE(cpu_supports(Isa::kScalar));
+  EXPECT_EQ(kernel_table(Isa::kScalar).isa, Isa::kScalar);
+  const Isa best = choose_isa(nullptr);
+  EXPECT_EQ(choose_isa("scalar"), Isa::kScalar);
+  EXPECT_EQ(choose_isa("avx512"), best);  // never above what the CPU supports
+  EXPECT_EQ(choose_isa("bogus"), best);
+  if (cpu_supports(Isa::kAvx2)) {
+    EXPECT_EQ(choose_isa("avx2"), Isa::kAvx2);
+  }
+}
+
+}  // namespace
+}  // namespace hark::kernels
