@@ -238,7 +238,9 @@ class TextModel(GgufModule):
         causal = kp <= qp  # [B, T, T]
         if valid is not None:
             causal = causal & valid[:, None, :]
-        masks = {False: causal, True: causal & (qp - kp < c.sliding_window)}
+        # a query may always see itself: keeps padding rows (whose keys are all masked) finite
+        diag = torch.eye(T, dtype=torch.bool)
+        masks = {False: causal | diag, True: (causal & (qp - kp < c.sliding_window)) | diag}
         rope_ff = self.w("rope_freqs.weight") if self.has("rope_freqs.weight") else None
 
         kv = {}
@@ -356,13 +358,12 @@ class AudioEncoder(GgufModule):
     def linear(self, name, x):
         """ClippableLinear: clamp the input, matmul, clamp the output (bounds from `<name>.input_min` ...)."""
         base = name[: -len(".weight")]
+        # bounds are constants (not trained); python floats keep torch on its fast clamp path
         if self.has(base + ".input_min"):
-            lo, hi = self.w(base + ".input_min"), self.w(base + ".input_max")
-            x = torch.max(torch.min(x, hi), lo)
+            x = x.clamp(float(self.w(base + ".input_min")), float(self.w(base + ".input_max")))
         y = F.linear(x, self.w(name), self.w(base + ".bias") if self.has(base + ".bias") else None)
         if self.has(base + ".output_min"):
-            lo, hi = self.w(base + ".output_min"), self.w(base + ".output_max")
-            y = torch.max(torch.min(y, hi), lo)
+            y = y.clamp(float(self.w(base + ".output_min")), float(self.w(base + ".output_max")))
         return y
 
     def ffn(self, pre, sfx, x):

@@ -147,10 +147,20 @@ def quantize_q8_0(x):
     return out.tobytes()
 
 
-def q8_0_roundtrip(x):
-    """What a Q8_0 quantize + dequantize does to x (rows of a multiple of 32)."""
-    shape = np.shape(x)
-    return dequantize(Q8_0, quantize_q8_0(x)).reshape(shape)
+def encode(ttype, a):
+    """numpy array -> the bytes of a tensor of ggml type ttype (F32, F16, I32 or Q8_0)."""
+    a = np.asarray(a)
+    if ttype == F32:
+        return a.astype("<f4").tobytes()
+    if ttype == F16:
+        return a.astype("<f2").tobytes()
+    if ttype == I32:
+        return a.astype("<i4").tobytes()
+    if ttype == Q8_0:
+        if a.ndim == 0 or a.shape[-1] % 32:
+            raise ValueError(f"Q8_0 needs rows that are a multiple of 32, got shape {a.shape}")
+        return quantize_q8_0(a)
+    raise ValueError(f"cannot write ggml type {ttype}")
 
 
 class Writer:
@@ -172,18 +182,10 @@ class Writer:
         if ttype is None:
             ttype = I32 if np.issubdtype(a.dtype, np.integer) else F32
         ne = list(reversed(a.shape)) or [1]
-        if ttype == F32:
-            data = a.astype("<f4").tobytes()
-        elif ttype == F16:
-            data = a.astype("<f2").tobytes()
-        elif ttype == I32:
-            data = a.astype("<i4").tobytes()
-        elif ttype == Q8_0:
-            if ne[0] % 32:
-                raise ValueError(f"{name}: Q8_0 needs rows that are a multiple of 32, got {ne[0]}")
-            data = quantize_q8_0(a)
-        else:
-            raise ValueError(f"{name}: cannot write ggml type {ttype}")
+        try:
+            data = encode(ttype, a)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
         self.items.append((name, ne, ttype, data))
 
     def write(self, path):
