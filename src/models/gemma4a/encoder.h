@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/mel.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 
@@ -63,6 +64,10 @@ class AudioEncoder {
   // [n_tokens_for_frames(n_frames)][n_embd_out] row-major. Throws Error(kInvalidArgument) on a size mismatch.
   std::vector<float> encode(std::span<const float> mel, int n_frames, ThreadPool& pool,
                             Trace* trace = nullptr) const;
+  // One chunk of audio::gemma4_log_mel.
+  std::vector<float> encode(const audio::MelChunk& mel, ThreadPool& pool, Trace* trace = nullptr) const {
+    return encode(mel.data, mel.n_frames, pool, trace);
+  }
 
  private:
   AudioEncoder() = default;
