@@ -135,6 +135,38 @@ TEST(Gemma4Load, SyntheticModelRuns) {
   for (int64_t i = 0; i < kVocab; ++i) EXPECT_NEAR(step[i], logits[11 * kVocab + i], 1e-4);
 }
 
+// Rows without logits skip the KV-shared layers; the rows that remain (non-contiguous here) must get the
+// logits they get when every row is computed to the end.
+TEST(Gemma4Load, SparseLogitRowsMatchAllRows) {
+  const std::vector<uint8_t> bytes = build({});
+  const TextModel m = TextModel::load(gguf::File::parse(bytes, "synthetic"));
+  ThreadPool pool(1);
+  std::vector<Input> all, sparse;
+  for (int32_t t = 0; t < 12; ++t) {
+    all.push_back(Input::tok((t * 7) % kVocab, true));
+    sparse.push_back(Input::tok((t * 7) % kVocab, t == 3 || t == 7 || t == 11));
+  }
+  KvCache ca = m.new_cache(32, 12);
+  KvCache cs = m.new_cache(32, 12);
+  std::vector<float> la, ls;
+  m.forward(ca, all, la, pool);
+  m.forward(cs, sparse, ls, pool);
+  ASSERT_EQ(ls.size(), static_cast<size_t>(3 * kVocab));
+  const int rows[] = {3, 7, 11};
+  for (int r = 0; r < 3; ++r)
+    for (int64_t i = 0; i < kVocab; ++i) EXPECT_NEAR(ls[r * kVocab + i], la[rows[r] * kVocab + i], 1e-5);
+  // A batch without logits still fills the cache for the next step.
+  for (Input& in : sparse) in.logits = false;
+  KvCache cn = m.new_cache(32, 12);
+  m.forward(cn, sparse, ls, pool);
+  EXPECT_TRUE(ls.empty());
+  const Input next = Input::tok(5, true);
+  std::vector<float> after_all, after_none;
+  m.forward(ca, std::span<const Input>(&next, 1), after_all, pool);
+  m.forward(cn, std::span<const Input>(&next, 1), after_none, pool);
+  for (int64_t i = 0; i < kVocab; ++i) EXPECT_NEAR(after_none[i], after_all[i], 1e-5);
+}
+
 TEST(Gemma4Load, MissingTensor) {
   expect_invalid({.drop = {"blk.1.ffn_up.weight"}}, "blk.1.ffn_up.weight");
   expect_invalid({.drop = {"per_layer_token_embd.weight"}}, "per_layer_token_embd.weight");

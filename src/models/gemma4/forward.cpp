@@ -119,22 +119,43 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     }
   }
 
+  // Active rows: row r holds input rows[r] (position pos0 + rows[r]). All rows take part up to the last
+  // layer that writes K/V; the KV-shared layers after it only compute queries, so from there on only the
+  // rows that produce logits matter (all rows when tracing, so the traces stay complete).
+  int32_t* rows = grow(s.rows, T);  // [n]
+  for (int64_t t = 0; t < T; ++t) rows[t] = static_cast<int32_t>(t);
+  int64_t n = T;
+
   for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (il == hp.n_layer_kv && !trace) {
+      int64_t kept = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        if (!inputs[rows[r]].logits) continue;
+        if (kept != r) {
+          std::memcpy(x + kept * E, x + r * E, static_cast<size_t>(E) * sizeof(float));
+          if (ple) std::memcpy(ple + kept * P, ple + r * P, static_cast<size_t>(P) * sizeof(float));
+        }
+        rows[kept++] = rows[r];
+      }
+      n = kept;
+      if (n == 0) break;
+    }
     const Layer& L = layers_[il];
     const int64_t hd = hp.head_dim(il);
     const int64_t n_ff = hp.n_ff[il];
 
     // Attention block.
-    rms_norm(x, L.attn_norm.data(), h, T, E, eps);
-    float* q = grow(s.q, T * hp.n_head * hd);  // [T][n_head][hd]
-    kernels::matmul(L.wq, h, T, q, &pool);
-    rms_norm(q, L.q_norm.data(), q, T * hp.n_head, hd, eps);
+    rms_norm(x, L.attn_norm.data(), h, n, E, eps);
+    float* q = grow(s.q, n * hp.n_head * hd);  // [n][n_head][hd]
+    kernels::matmul(L.wq, h, n, q, &pool);
+    rms_norm(q, L.q_norm.data(), q, n * hp.n_head, hd, eps);
     const float* freq_factors = hp.is_swa[il] ? nullptr : rope_freqs_.data();
-    for (int64_t t = 0; t < T; ++t)
+    for (int64_t r = 0; r < n; ++r)
       for (int64_t hh = 0; hh < hp.n_head; ++hh)
-        rope_neox(q + (t * hp.n_head + hh) * hd, hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors);
+        rope_neox(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), pos0 + rows[r], hp.rope_base(il),
+                  freq_factors);
 
-    if (il < hp.n_layer_kv) {
+    if (il < hp.n_layer_kv) {  // here n == T and rows[r] == r
       const int64_t nkv = hp.n_head_kv * hd;
       float* k = grow(s.k, T * nkv);  // [T][n_head_kv][hd]
       float* v = grow(s.v, T * nkv);  // [T][n_head_kv][hd]
@@ -162,53 +183,50 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
         }
       }
     }
-    attention(c, il, pos0, T, pool);
-    kernels::matmul(L.wo, s.attn.data(), T, o, &pool);
-    rms_norm(o, L.post_attn_norm.data(), o, T, E, eps);
-    add_into(x, o, T * E);
+    attention(c, il, pos0, n, pool);
+    kernels::matmul(L.wo, s.attn.data(), n, o, &pool);
+    rms_norm(o, L.post_attn_norm.data(), o, n, E, eps);
+    add_into(x, o, n * E);
 
     // Feed-forward block.
-    rms_norm(x, L.ffn_norm.data(), h, T, E, eps);
-    float* gate = grow(s.gate, T * n_ff);  // [T][n_ff]
-    float* up = grow(s.up, T * n_ff);      // [T][n_ff]
-    kernels::matmul(L.ffn_gate, h, T, gate, &pool);
-    kernels::matmul(L.ffn_up, h, T, up, &pool);
-    gelu_mul(gate, up, gate, T * n_ff);
-    kernels::matmul(L.ffn_down, gate, T, o, &pool);
-    rms_norm(o, L.post_ffn_norm.data(), o, T, E, eps);
-    add_into(x, o, T * E);
+    rms_norm(x, L.ffn_norm.data(), h, n, E, eps);
+    float* gate = grow(s.gate, n * n_ff);  // [n][n_ff]
+    float* up = grow(s.up, n * n_ff);      // [n][n_ff]
+    kernels::matmul(L.ffn_gate, h, n, gate, &pool);
+    kernels::matmul(L.ffn_up, h, n, up, &pool);
+    gelu_mul(gate, up, gate, n * n_ff);
+    kernels::matmul(L.ffn_down, gate, n, o, &pool);
+    rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps);
+    add_into(x, o, n * E);
 
     // Per-layer embedding.
     if (n_epl > 0) {
-      float* pg = grow(s.ple_gate, T * n_epl);  // [T][n_epl]
-      kernels::matmul(L.ple_gate, x, T, pg, &pool);
-      for (int64_t t = 0; t < T; ++t)
+      float* pg = grow(s.ple_gate, n * n_epl);  // [n][n_epl]
+      kernels::matmul(L.ple_gate, x, n, pg, &pool);
+      for (int64_t r = 0; r < n; ++r)
         for (int64_t i = 0; i < n_epl; ++i)
-          pg[t * n_epl + i] = gelu(pg[t * n_epl + i]) * ple[t * P + il * n_epl + i];
-      kernels::matmul(L.ple_proj, pg, T, o, &pool);
-      rms_norm(o, L.ple_post_norm.data(), o, T, E, eps);
-      add_into(x, o, T * E);
+          pg[r * n_epl + i] = gelu(pg[r * n_epl + i]) * ple[r * P + il * n_epl + i];
+      kernels::matmul(L.ple_proj, pg, n, o, &pool);
+      rms_norm(o, L.ple_post_norm.data(), o, n, E, eps);
+      add_into(x, o, n * E);
     }
-    for (int64_t i = 0; i < T * E; ++i) x[i] *= L.out_scale;
+    for (int64_t i = 0; i < n * E; ++i) x[i] *= L.out_scale;
     if (trace) trace("text.l_out-" + std::to_string(il), pos0, T, E, x);
   }
 
-  // Final norm and LM head, only for the rows that want logits (all rows when tracing).
-  float* out = nullptr;
-  int64_t n_out = 0;
-  for (const Input& in : inputs) n_out += in.logits ? 1 : 0;
+  // Final norm and LM head, only for the rows that want logits.
   if (trace) {
     rms_norm(x, output_norm_.data(), h, T, E, eps);
     trace("text.h_nextn", pos0, T, E, h);
   }
+  float* out = grow(s.out, n * E);  // [n_out][E]
+  int64_t n_out = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    if (!inputs[rows[r]].logits) continue;
+    std::memcpy(out + n_out * E, x + r * E, static_cast<size_t>(E) * sizeof(float));
+    ++n_out;
+  }
   if (n_out > 0) {
-    out = grow(s.out, n_out * E);  // [n_out][E]
-    int64_t r = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      if (!inputs[t].logits) continue;
-      std::memcpy(out + r * E, x + t * E, static_cast<size_t>(E) * sizeof(float));
-      ++r;
-    }
     rms_norm(out, output_norm_.data(), out, n_out, E, eps);
     kernels::matmul(output_, out, n_out, logits, &pool);
     if (hp.final_softcap > 0.0f) softcap(logits, n_out * hp.n_vocab, hp.final_softcap);
@@ -216,35 +234,39 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
   c.n_past_ += T;
 }
 
-// Attention of the T queries at pos0.. against the cache of layer kv_layer[il]. Queries go in blocks
-// (bounding the score buffer); per block and kv head the scores come from one matmul of the queries
-// (rounded to F16 by the kernel, as llama.cpp does) against the F16 keys of the block's window, then
-// masking, softmax and the weighted sum of the values follow per query row.
-void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t T, ThreadPool& pool) const {
+// Attention of the n active query rows (positions pos0 + rows[r], increasing) against the cache of layer
+// kv_layer[il]. Queries go in blocks (bounding the score buffer); per block and kv head the scores come
+// from one matmul of the queries (rounded to F16 by the kernel, as llama.cpp does) against the F16 keys of
+// the block's window, then masking, softmax and the weighted sum of the values follow per query row.
+void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, ThreadPool& pool) const {
   const HParams& hp = hp_;
   KvCache::Scratch& s = c.s_;
   const KvCache::Layer& kv = c.layers_[hp.kv_layer[il]];
+  const int32_t* rows = s.rows.data();
   const int64_t hd = hp.head_dim(il);
   const int64_t per_kv = hp.n_head / hp.n_head_kv;
   const bool swa = hp.is_swa[il];
   const int64_t cap = kv.capacity;
   assert(kv.head_dim == hd);
-  float* attn = grow(s.attn, T * hp.n_head * hd);  // [T][n_head][hd]
+  float* attn = grow(s.attn, n * hp.n_head * hd);  // [n][n_head][hd]
 
   constexpr int64_t kMaxScores = int64_t{1} << 22;  // floats per score block (16 MiB)
-  const int64_t full_win = swa ? std::min(pos0 + T, hp.n_swa + T - 1) : pos0 + T;
-  const int64_t tb = std::clamp<int64_t>(kMaxScores / (per_kv * full_win), 1, T);
-  for (int64_t t0 = 0; t0 < T; t0 += tb) {
-    const int64_t nt = std::min(tb, T - t0);
-    const int64_t lo = swa ? std::max<int64_t>(0, pos0 + t0 - hp.n_swa + 1) : 0;  // oldest key needed
-    const int64_t n_win = pos0 + t0 + nt - lo;
+  const int64_t span = rows[n - 1] - rows[0] + 1;
+  const int64_t full_win =
+      swa ? std::min(pos0 + rows[n - 1] + 1, hp.n_swa + span - 1) : pos0 + rows[n - 1] + 1;
+  const int64_t tb = std::clamp<int64_t>(kMaxScores / (per_kv * full_win), 1, n);
+  for (int64_t t0 = 0; t0 < n; t0 += tb) {
+    const int64_t nt = std::min(tb, n - t0);
+    const int64_t p_first = pos0 + rows[t0];
+    const int64_t lo = swa ? std::max<int64_t>(0, p_first - hp.n_swa + 1) : 0;  // oldest key needed
+    const int64_t n_win = pos0 + rows[t0 + nt - 1] + 1 - lo;
     assert(n_win <= cap);
     const int64_t first_slot = lo % cap;
     const int64_t n_first = std::min(n_win, cap - first_slot);  // slots before the ring wraps
-    const int64_t rows = nt * per_kv;
-    float* qg = grow(s.qg, rows * hd);             // [nt][per_kv][hd]
-    float* scores = grow(s.scores, rows * n_win);  // [nt][per_kv][n_win]
-    float* vwin = grow(s.vwin, n_win * hd);        // [n_win][hd]
+    const int64_t n_q = nt * per_kv;                            // query rows of one kv head
+    float* qg = grow(s.qg, n_q * hd);                           // [nt][per_kv][hd]
+    float* scores = grow(s.scores, n_q * n_win);                // [nt][per_kv][n_win]
+    float* vwin = grow(s.vwin, n_win * hd);                     // [n_win][hd]
     for (int64_t g = 0; g < hp.n_head_kv; ++g) {
       for (int64_t t = 0; t < nt; ++t)
         std::memcpy(qg + t * per_kv * hd, s.q.data() + ((t0 + t) * hp.n_head + g * per_kv) * hd,
@@ -258,7 +280,7 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t T, Threa
         std::memcpy(kg + n_first * hd, kbase, static_cast<size_t>((n_win - n_first) * hd) * sizeof(fp16_t));
         kw = kg;
       }
-      kernels::matmul({GgmlType::F16, kw, hd, n_win}, qg, rows, scores, &pool);
+      kernels::matmul({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
       kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd, vwin, n_first * hd);
       if (n_first < n_win)
         kernels::dequantize_row(GgmlType::F16, vbase, vwin + n_first * hd, (n_win - n_first) * hd);
@@ -266,7 +288,7 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t T, Threa
       const auto softmax_and_sum = [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
           const int64_t t = t0 + r / per_kv;
-          const int64_t p = pos0 + t;
+          const int64_t p = pos0 + rows[t];
           const int64_t j0 = (swa ? std::max(lo, p - hp.n_swa + 1) : 0) - lo;
           const int64_t j1 = p - lo;  // inclusive
           float* sr = scores + r * n_win;
@@ -292,10 +314,10 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t T, Threa
         }
       };
       // A decode step's few rows are not worth waking the pool for.
-      if (rows * n_win * hd < (int64_t{1} << 16)) {
-        softmax_and_sum(0, rows);
+      if (n_q * n_win * hd < (int64_t{1} << 16)) {
+        softmax_and_sum(0, n_q);
       } else {
-        pool.parallel_for(rows, 4, softmax_and_sum);
+        pool.parallel_for(n_q, 4, softmax_and_sum);
       }
     }
   }

@@ -87,6 +87,7 @@ class KvCache {
     std::vector<fp16_t> v;  // [n_head_kv][capacity][head_dim]
   };
   struct Scratch {
+    std::vector<int32_t> rows;    // [n] batch index of each active row (see forward_ubatch)
     std::vector<float> x;         // [T][n_embd] residual stream
     std::vector<float> h;         // [T][n_embd] normed input of a sub-block
     std::vector<float> o;         // [T][n_embd] sub-block output
@@ -144,7 +145,7 @@ class TextModel {
 
   void forward_ubatch(KvCache& cache, std::span<const Input> inputs, float* logits, ThreadPool& pool,
                       const Trace& trace) const;
-  void attention(KvCache& cache, int64_t il, int64_t pos0, int64_t n_tok, ThreadPool& pool) const;
+  void attention(KvCache& cache, int64_t il, int64_t pos0, int64_t n_rows, ThreadPool& pool) const;
 
   std::shared_ptr<const gguf::File> file_;
   HParams hp_;
