@@ -84,19 +84,17 @@ std::vector<std::vector<float>> Gemma4Engine::encode_audio(std::span<const float
   return rows;
 }
 
-Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
-                                                const std::vector<std::vector<std::vector<float>>>& audio,
-                                                const SamplingParams& sampling, int64_t max_tokens,
-                                                const Callbacks& callbacks, bool want_logprobs) const {
-  Generation g;
+gemma4::KvCache Gemma4Engine::prefill(const text::Prompt& prompt,
+                                      const std::vector<std::vector<std::vector<float>>>& audio,
+                                      std::vector<float>& logits) const {
   const int64_t n_embd = text_->hparams().n_embd;
-  g.n_prompt = prompt.n_positions();
-  if (g.n_prompt + 1 > opt_.n_ctx)
+  const int64_t n_prompt = prompt.n_positions();
+  if (n_prompt + 1 > opt_.n_ctx)
     throw Error(Errc::kResourceExhausted,
-                "the prompt needs " + std::to_string(g.n_prompt) + " positions but the context holds " +
+                "the prompt needs " + std::to_string(n_prompt) + " positions but the context holds " +
                     std::to_string(opt_.n_ctx) + " (raise -c, or send shorter audio)");
   std::vector<gemma4::Input> inputs;
-  inputs.reserve(static_cast<size_t>(g.n_prompt));
+  inputs.reserve(static_cast<size_t>(n_prompt));
   for (const auto& piece : prompt.pieces) {
     if (piece.kind == text::PromptPiece::Kind::kTokens) {
       for (int32_t id : piece.tokens) inputs.push_back(gemma4::Input::tok(id));
@@ -111,8 +109,18 @@ Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
   }
   inputs.back().logits = true;
   gemma4::KvCache cache = text_->new_cache(opt_.n_ctx);
-  std::vector<float> logits;
   text_->forward(cache, inputs, logits, *pool_);
+  return cache;
+}
+
+Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
+                                                const std::vector<std::vector<std::vector<float>>>& audio,
+                                                const SamplingParams& sampling, int64_t max_tokens,
+                                                const Callbacks& callbacks, bool want_logprobs) const {
+  Generation g;
+  g.n_prompt = prompt.n_positions();
+  std::vector<float> logits;
+  gemma4::KvCache cache = prefill(prompt, audio, logits);
 
   Sampler sampler(sampling);
   text::StreamDetokenizer detok(*tokenizer_);

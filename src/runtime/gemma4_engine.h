@@ -61,6 +61,11 @@ class Gemma4Engine : public Engine {
     bool stopped_by_loop = false;   // the repetition guard cut a loop (its repeats are dropped)
     int64_t n_prompt = 0;
   };
+  // Feeds `prompt` (audio pieces filled from `audio`: [audio_index][chunk_index] -> rows) into a new cache
+  // and leaves the logits after its last position in `logits`.
+  gemma4::KvCache prefill(const text::Prompt& prompt,
+                          const std::vector<std::vector<std::vector<float>>>& audio,
+                          std::vector<float>& logits) const;
   // Runs `prompt` (audio pieces filled from `audio`: [audio_index][chunk_index] -> rows) and samples up to
   // `max_tokens`. Streams visible text through callbacks.on_delta when set.
   Generation generate(const text::Prompt& prompt, const std::vector<std::vector<std::vector<float>>>& audio,
