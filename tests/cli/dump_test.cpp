@@ -87,9 +87,9 @@ TEST(Dump, UserMistakesAreClearErrors) {
   auto r = dump("--stage mel '" + dir + "/missing.wav' -o '" + dir + "/o.gguf'");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("missing.wav"), std::string::npos) << r.output;
-  r = dump("--stage logits '" + test::fixture("audio/jfk.wav") + "' -o '" + dir + "/o.gguf'");
+  r = dump("--stage bogus '" + test::fixture("audio/jfk.wav") + "' -o '" + dir + "/o.gguf'");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("logits"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bogus"), std::string::npos) << r.output;
   r = dump("--stage mel '" + test::fixture("audio/corrupt/random.bin") + "' -o '" + dir + "/o.gguf'");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("hark: error:"), std::string::npos) << r.output;
