@@ -13,11 +13,13 @@ import fs from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
 
-const [target, sharedDir, npmDir] = process.argv.slice(2);
-if (!target || !sharedDir || !npmDir) {
+const [target, sharedDirArg, npmDirArg] = process.argv.slice(2);
+if (!target || !sharedDirArg || !npmDirArg) {
   console.error("usage: openai_sdk_test.mjs <server-binary|base-url> <shared-dir> <npm-dir>");
   process.exit(2);
 }
+const sharedDir = path.resolve(sharedDirArg);
+const npmDir = path.resolve(npmDirArg);
 
 // --- dependencies -----------------------------------------------------------------------------------------
 fs.mkdirSync(npmDir, { recursive: true });
@@ -148,6 +150,15 @@ async function generalChecks(base, model) {
     check("CreateTranscriptionResponseJson", r);
     assert.ok(r.text.length > 0);
     assert.equal(r.usage.type, "tokens");
+  });
+
+  await test("transcription of every container OpenAI lists", async () => {
+    for (const name of ["jfk.mp3", "jfk.flac", "jfk.ogg", "jfk.opus", "jfk.webm", "jfk.m4a", "jfk.mp4"]) {
+      const file = await OpenAI.toFile(fs.readFileSync(path.join(sharedDir, "fixtures/audio/formats", name)), name);
+      const r = await client.audio.transcriptions.create({ file, model, response_format: "verbose_json" });
+      check("CreateTranscriptionResponseVerboseJson", r);
+      assert.ok(Math.abs(r.duration - 11.0) < 0.1, `${name}: duration ${r.duration}`);
+    }
   });
 
   await test("transcription json with logprobs", async () => {
