@@ -7,8 +7,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "gguf/gguf.h"
-#include "runtime/engine.h"
+#include "runtime/gemma4_engine.h"
 #include "server/server.h"
 
 namespace hark::cli {
@@ -23,13 +22,15 @@ struct ServeFlags {
   server::ServerOptions server;
 };
 
-// Loads the model pair. The Gemma 4 engine lands separately; until then this validates both files and
-// stops with a clear message instead of serving without a model.
+// Loads the model pair; a bad file stops the server before it listens, with a message naming the problem.
 std::shared_ptr<runtime::Engine> load_engine(const ServeFlags& f) {
-  const gguf::File model = gguf::File::open(f.model);
-  const gguf::File mmproj = gguf::File::open(f.mmproj);
-  throw Error(Errc::kUnsupported,
-              "this build of hark has no Gemma 4 engine yet; cannot serve '" + f.model + "'");
+  runtime::EngineOptions o;
+  o.model_path = f.model;
+  o.mmproj_path = f.mmproj;
+  o.alias = f.server.alias;
+  o.threads = f.threads;
+  if (f.context > 0) o.n_ctx = f.context;
+  return runtime::Gemma4Engine::load(o);
 }
 
 int run_serve(const ServeFlags& f) {

@@ -227,6 +227,8 @@ bool quant_dequantize_supported(GgmlType type) {
     case GgmlType::Q5_1:
     case GgmlType::Q8_0:
     case GgmlType::Q8_1:
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
     case GgmlType::Q6_K:
@@ -264,6 +266,10 @@ void dequantize_row_ref(GgmlType type, const void* src, float* dst, int64_t n) {
       return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n);
     case GgmlType::Q8_1:
       return dequantize_q8_1(static_cast<const BlockQ8_1*>(src), dst, n);
+    case GgmlType::Q2_K:
+      return dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n);
+    case GgmlType::Q3_K:
+      return dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n);
     case GgmlType::Q4_K:
       return dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n);
     case GgmlType::Q5_K:
@@ -300,6 +306,10 @@ void quantize_row_ref(GgmlType type, const float* src, void* dst, int64_t n) {
       return quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
     case GgmlType::Q8_1:
       return quantize_q8_1(src, static_cast<BlockQ8_1*>(dst), n);
+    case GgmlType::Q2_K:
+      return quantize_q2_k(src, static_cast<BlockQ2_K*>(dst), n);
+    case GgmlType::Q3_K:
+      return quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), n);
     case GgmlType::Q4_K:
       return quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), n);
     case GgmlType::Q5_K:

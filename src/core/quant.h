@@ -69,8 +69,9 @@ struct BlockQ8_1 {
 };
 static_assert(sizeof(BlockQ8_1) == 36);
 
-// Q2_K and Q3_K are pinned for their layout only; hark does not convert them yet.
-// 16 sub-blocks of 16: x = d * scale_j * (q & 3) - dmin * min_j; scales[j] = scale (low 4) | min (high 4).
+// 16 sub-blocks of 16: x = d * scale_j * q - dmin * min_j, q in [0, 3]; scales[j] = scale (low 4) | min
+// (high 4). qs: two halves of 32 bytes; byte l of half h holds, in bit pairs 0-1 .. 6-7, element l of the
+// four 32-runs of that half.
 struct BlockQ2_K {
   uint8_t scales[kQK_K / 16];
   uint8_t qs[kQK_K / 4];
@@ -79,8 +80,8 @@ struct BlockQ2_K {
 };
 static_assert(sizeof(BlockQ2_K) == 84);
 
-// 16 sub-blocks of 16 with 6-bit signed scales (packed in 12 bytes): x = d * (scale_j - 32) * (q - 4),
-// q = 2 low bits from qs, bit 2 from hmask (set means +0, clear means -4).
+// 16 sub-blocks of 16 with 6-bit scales stored +32 (see unpack_scale_q3k): x = d * (scale_j - 32) * (q - 4),
+// q in [0, 7]: 2 low bits from qs (as Q2_K), bit 2 of element e in bit e / 32 of hmask[e % 32].
 struct BlockQ3_K {
   uint8_t hmask[kQK_K / 8];
   uint8_t qs[kQK_K / 4];
@@ -141,6 +142,15 @@ inline void unpack_scale_min_k4(int j, const uint8_t* q, uint8_t* scale, uint8_t
   }
 }
 
+// Scale j (0..15) of a Q3_K block, already minus 32. Bytes 0-7 hold the low 4 bits (scales 0-7 in the low
+// nibbles, 8-15 in the high nibbles); bytes 8-11 hold the top 2 bits, scale j at byte 8 + j % 4, bits
+// 2 * (j / 4).
+inline int unpack_scale_q3k(int j, const uint8_t* q) {
+  const int low = j < 8 ? (q[j] & 0x0f) : (q[j - 8] >> 4);
+  const int high = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
 // True when quantize_row_ref / dequantize_row_ref handle `type`.
 bool quant_dequantize_supported(GgmlType type);
 bool quant_quantize_supported(GgmlType type);
@@ -157,6 +167,8 @@ void dequantize_q5_0(const BlockQ5_0* x, float* y, int64_t n);
 void dequantize_q5_1(const BlockQ5_1* x, float* y, int64_t n);
 void dequantize_q8_0(const BlockQ8_0* x, float* y, int64_t n);
 void dequantize_q8_1(const BlockQ8_1* x, float* y, int64_t n);
+void dequantize_q2_k(const BlockQ2_K* x, float* y, int64_t n);
+void dequantize_q3_k(const BlockQ3_K* x, float* y, int64_t n);
 void dequantize_q4_k(const BlockQ4_K* x, float* y, int64_t n);
 void dequantize_q5_k(const BlockQ5_K* x, float* y, int64_t n);
 void dequantize_q6_k(const BlockQ6_K* x, float* y, int64_t n);
@@ -170,6 +182,8 @@ void quantize_q5_1(const float* x, BlockQ5_1* y, int64_t n);
 // nearest even. llama.cpp's results on x86 therefore see the same activation quants as ours.
 void quantize_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_q8_1(const float* x, BlockQ8_1* y, int64_t n);
+void quantize_q2_k(const float* x, BlockQ2_K* y, int64_t n);
+void quantize_q3_k(const float* x, BlockQ3_K* y, int64_t n);
 void quantize_q4_k(const float* x, BlockQ4_K* y, int64_t n);
 void quantize_q5_k(const float* x, BlockQ5_K* y, int64_t n);
 void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t n);

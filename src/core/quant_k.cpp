@@ -158,6 +158,28 @@ void quantize_k4_levels(const float* x, int nmax, fp16_t* d_out, fp16_t* dmin_ou
 
 }  // namespace
 
+void dequantize_q2_k(const BlockQ2_K* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
+    for (int e = 0; e < kQK_K; ++e) {
+      const int q = (x[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+      const uint8_t sc = x[i].scales[e / 16];
+      *y++ = d * (sc & 0x0f) * q - dmin * (sc >> 4);
+    }
+  }
+}
+
+void dequantize_q3_k(const BlockQ3_K* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const float d = fp16_to_f32(x[i].d);
+    for (int e = 0; e < kQK_K; ++e) {
+      const int low = (x[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+      const int q = low - ((x[i].hmask[e % 32] >> (e / 32)) & 1 ? 0 : 4);
+      *y++ = d * unpack_scale_q3k(e / 16, x[i].scales) * q;
+    }
+  }
+}
+
 void dequantize_q4_k(const BlockQ4_K* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const float d = fp16_to_f32(x[i].d), dmin = fp16_to_f32(x[i].dmin);
@@ -283,6 +305,90 @@ void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t n) {
         qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
       }
     }
+  }
+}
+
+namespace {
+// Element e of a Q2_K/Q3_K super-block keeps its 2 low bits in qs byte 32 * (e / 128) + e % 32, bit pair
+// (e % 128) / 32.
+void pack_2bit(const uint8_t* L, uint8_t* qs) {
+  std::memset(qs, 0, kQK_K / 4);
+  for (int e = 0; e < kQK_K; ++e)
+    qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>((L[e] & 3) << (2 * ((e % 128) / 32)));
+}
+}  // namespace
+
+void quantize_q2_k(const float* x, BlockQ2_K* y, int64_t n) {
+  uint8_t L[kQK_K];  // levels 0..3 of one super-block
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    float w[16], scales[16], mins[16];  // per-element weights of a sub-block; fitted scale/min per sub-block
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      for (int l = 0; l < 16; ++l) w[l] = std::fabs(x[16 * j + l]);
+      scales[j] = fit_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j]);
+      max_scale = std::max(max_scale, scales[j]);
+      max_min = std::max(max_min, mins[j]);
+    }
+    // 4-bit scales and mins relative to the super-block's d and dmin.
+    const float inv_scale = max_scale > 0 ? 15.0f / max_scale : 0.0f;
+    const float inv_min = max_min > 0 ? 15.0f / max_min : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      const int ls = std::min(15, round_even(inv_scale * scales[j]));
+      const int lm = std::min(15, round_even(inv_min * mins[j]));
+      y[i].scales[j] = static_cast<uint8_t>(ls | (lm << 4));
+    }
+    y[i].d = f32_to_fp16(max_scale / 15.0f);
+    y[i].dmin = f32_to_fp16(max_min / 15.0f);
+    const float d = fp16_to_f32(y[i].d), dmin = fp16_to_f32(y[i].dmin);
+    for (int j = 0; j < 16; ++j) {
+      const float dd = d * (y[i].scales[j] & 0x0f), dm = dmin * (y[i].scales[j] >> 4);
+      for (int l = 0; l < 16; ++l) {
+        const int q = dd != 0.0f ? std::clamp(round_even((x[16 * j + l] + dm) / dd), 0, 3) : 0;
+        L[16 * j + l] = static_cast<uint8_t>(q);
+      }
+    }
+    pack_2bit(L, y[i].qs);
+  }
+}
+
+void quantize_q3_k(const float* x, BlockQ3_K* y, int64_t n) {
+  uint8_t L[kQK_K];  // levels 0..7 of one super-block
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    float scales[16];  // fitted sub-block scales (signed)
+    float max_scale = 0, max_abs_scale = 0;
+    for (int j = 0; j < 16; ++j) {
+      scales[j] = fit_scale_sym(16, 4, x + 16 * j);
+      if (std::fabs(scales[j]) > max_abs_scale) {
+        max_abs_scale = std::fabs(scales[j]);
+        max_scale = scales[j];
+      }
+    }
+    std::memset(&y[i], 0, sizeof(BlockQ3_K));
+    float d = 0;
+    int sc[16] = {};  // 6-bit scales, signed (-32..31)
+    if (max_abs_scale >= 1e-30f) {
+      const float iscale = -32.0f / max_scale;
+      y[i].d = f32_to_fp16(1.0f / iscale);
+      d = fp16_to_f32(y[i].d);
+      for (int j = 0; j < 16; ++j) sc[j] = std::clamp(round_even(iscale * scales[j]), -32, 31);
+    }
+    for (int j = 0; j < 16; ++j) {
+      const int v = sc[j] + 32;
+      if (j < 8) {
+        y[i].scales[j] |= static_cast<uint8_t>(v & 0x0f);
+      } else {
+        y[i].scales[j - 8] |= static_cast<uint8_t>((v & 0x0f) << 4);
+      }
+      y[i].scales[8 + j % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (j / 4)));
+      const float dd = d * sc[j];
+      for (int l = 0; l < 16; ++l) {
+        const int q = dd != 0.0f ? std::clamp(round_even(x[16 * j + l] / dd), -4, 3) : 0;
+        L[16 * j + l] = static_cast<uint8_t>(q + 4);
+      }
+    }
+    for (int e = 0; e < kQK_K; ++e)
+      if (L[e] > 3) y[i].hmask[e % 32] |= static_cast<uint8_t>(1u << (e / 32));
+    pack_2bit(L, y[i].qs);
   }
 }
 

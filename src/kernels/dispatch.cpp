@@ -1,5 +1,8 @@
 #include "kernels/dispatch.h"
 
+#include <cpuid.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
@@ -52,18 +55,48 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
+namespace {
+
+// CPU features from cpuid, and whether the OS saves the wide registers (xgetbv), so that a kernel is only
+// chosen when both the CPU and the OS can run it. (Plain cpuid keeps this the same under GCC and Clang,
+// whose __builtin_cpu_supports know different feature names.)
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512 = false;  // F, BW, DQ, VL, VNNI and BF16 together
+};
+
+CpuFeatures detect_features() {
+  CpuFeatures f;
+  unsigned a, b, c, d;
+  if (__get_cpuid_count(1, 0, &a, &b, &c, &d) == 0) return f;
+  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+  if (!osxsave || !avx) return f;
+  uint32_t xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool os_ymm = (xcr0_lo & 0x6u) == 0x6u;    // SSE and AVX state
+  const bool os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;  // plus opmask and both ZMM halves
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return f;
+  const bool avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
+  const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
+             avx512vl = b & (1u << 31), vnni = c & (1u << 11);
+  bool bf16 = false;
+  if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) != 0) bf16 = a & (1u << 5);
+  f.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
+  f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl && vnni && bf16;
+  return f;
+}
+
+}  // namespace
+
 bool cpu_supports(Isa isa) {
+  static const CpuFeatures f = detect_features();
   switch (isa) {
     case Isa::kScalar:
       return true;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+      return f.avx2;
     case Isa::kAvx512:
-      return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-             __builtin_cpu_supports("avx512bf16");
+      return f.avx512;
   }
   return false;
 }

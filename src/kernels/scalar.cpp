@@ -118,6 +118,48 @@ float dot_q8_0(int64_t n, const void* w, const void* x) {
   return s;
 }
 
+// Q2_K: sum_j d * scale_j * dot(q_j, q8_j) - dmin * min_j * bsum_j, 16-element sub-blocks.
+float dot_q2_k(int64_t n, const void* w, const void* x) {
+  const BlockQ2_K* a = static_cast<const BlockQ2_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0, summ = 0;
+    for (int j = 0; j < 16; ++j) {
+      int dot = 0;
+      for (int l = 0; l < 16; ++l) {
+        const int e = 16 * j + l;
+        dot += ((a[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3) * b[i].qs[e];
+      }
+      sumi += (a[i].scales[j] & 0x0f) * dot;
+      summ += (a[i].scales[j] >> 4) * b[i].bsums[j];
+    }
+    s += b[i].d * fp16_to_f32(a[i].d) * static_cast<float>(sumi) -
+         b[i].d * fp16_to_f32(a[i].dmin) * static_cast<float>(summ);
+  }
+  return s;
+}
+
+float dot_q3_k(int64_t n, const void* w, const void* x) {
+  const BlockQ3_K* a = static_cast<const BlockQ3_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      int dot = 0;
+      for (int l = 0; l < 16; ++l) {
+        const int e = 16 * j + l;
+        const int low = (a[i].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+        dot += (low - ((a[i].hmask[e % 32] >> (e / 32)) & 1 ? 0 : 4)) * b[i].qs[e];
+      }
+      sumi += unpack_scale_q3k(j, a[i].scales) * dot;
+    }
+    s += b[i].d * fp16_to_f32(a[i].d) * static_cast<float>(sumi);
+  }
+  return s;
+}
+
 // Q4_K and Q5_K: sum_j d*sc_j*dot(q_j, q8_j) - dmin*m_j*sum(q8_j); both sums are integers per super-block.
 float dot_q4_k(int64_t n, const void* w, const void* x) {
   const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);
@@ -223,6 +265,8 @@ void fill_scalar(KernelTable& t) {
   t.dot[id(GgmlType::Q5_0)] = dot_q5_0;
   t.dot[id(GgmlType::Q5_1)] = dot_q5_1;
   t.dot[id(GgmlType::Q8_0)] = dot_q8_0;
+  t.dot[id(GgmlType::Q2_K)] = dot_q2_k;
+  t.dot[id(GgmlType::Q3_K)] = dot_q3_k;
   t.dot[id(GgmlType::Q4_K)] = dot_q4_k;
   t.dot[id(GgmlType::Q5_K)] = dot_q5_k;
   t.dot[id(GgmlType::Q6_K)] = dot_q6_k;

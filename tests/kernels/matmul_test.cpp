@@ -90,9 +90,9 @@ void reference(const Problem& p, std::vector<float>* y, std::vector<double>* bou
   }
 }
 
-const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
-                           GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                           GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K,
+                           GgmlType::Q6_K, GgmlType::Q2_K, GgmlType::Q3_K};
 
 void check(Isa isa, GgmlType t, int64_t n_in, int64_t n_out, int64_t n_tok, ThreadPool* pool) {
   const Problem p = make_problem(t, n_in, n_out, n_tok, 42 + static_cast<uint32_t>(t));

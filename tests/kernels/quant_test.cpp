@@ -37,7 +37,8 @@ std::vector<float> round_trip(GgmlType t, const std::vector<float>& x) {
 // 0.0071, Q5_0 0.044, Q4_0 0.088. Asymmetric blocks span the range (E ~ 4.1 sigma for 32) in 2^b - 1 steps:
 // Q4_1 0.079, Q5_1 0.038. F16/BF16 round to 11/8 significant bits: at most 2^-11/sqrt(3) = 2.8e-4 and
 // 2^-8/sqrt(3) = 2.3e-3. The K-quants fit their scales (no closed form): their limits are the measured
-// values (Q4_K 0.0718, Q5_K 0.0358, Q6_K 0.0177) plus 10 %; a scale-packing or search bug costs far more.
+// values (Q4_K 0.0718, Q5_K 0.0358, Q6_K 0.0177, Q3_K 0.154, Q2_K 0.289) plus 10 %; a scale-packing or
+// search bug costs far more. (Q3_K: 3 bits over amax(16) ~ 2.1 sigma, step ~0.52: 0.15 unfitted.)
 struct RoundTripCase {
   GgmlType type;
   double max_rel_rms;
@@ -60,7 +61,8 @@ INSTANTIATE_TEST_SUITE_P(
                       RoundTripCase{GgmlType::Q8_K, 0.0078}, RoundTripCase{GgmlType::Q5_0, 0.048},
                       RoundTripCase{GgmlType::Q5_1, 0.042}, RoundTripCase{GgmlType::Q4_0, 0.097},
                       RoundTripCase{GgmlType::Q4_1, 0.087}, RoundTripCase{GgmlType::Q4_K, 0.079},
-                      RoundTripCase{GgmlType::Q5_K, 0.040}, RoundTripCase{GgmlType::Q6_K, 0.0195}),
+                      RoundTripCase{GgmlType::Q5_K, 0.040}, RoundTripCase{GgmlType::Q6_K, 0.0195},
+                      RoundTripCase{GgmlType::Q2_K, 0.32}, RoundTripCase{GgmlType::Q3_K, 0.17}),
     [](const ::testing::TestParamInfo<RoundTripCase>& p) {
       return std::string(ggml_type_name(p.param.type));
     });
@@ -120,6 +122,24 @@ TEST(Quant, Q4_KScalePacking) {
   for (int j = 0; j < 8; ++j) EXPECT_EQ(y[32 * j + 5], static_cast<float>(sc[j] - mn[j])) << j;
 }
 
+// Pins the Q3_K layout: 6-bit scales (+32) split into low nibbles (bytes 0-7) and 2-bit tops (bytes 8-11),
+// and the hmask bit of element e at hmask[e % 32], bit e / 32, where a clear bit means "minus 4".
+TEST(Quant, Q3_KLayout) {
+  BlockQ3_K b{};
+  b.d = f32_to_fp16(1.0f);
+  int sc[16];
+  for (int j = 0; j < 16; ++j) sc[j] = (j * 13 + 5) % 64;  // stored values 0..63
+  for (int j = 0; j < 16; ++j) {
+    b.scales[j % 8] |= static_cast<uint8_t>((sc[j] & 15) << (j < 8 ? 0 : 4));
+    b.scales[8 + j % 4] |= static_cast<uint8_t>((sc[j] >> 4) << (2 * (j / 4)));
+  }
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(unpack_scale_q3k(j, b.scales), sc[j] - 32) << j;
+  b.hmask[7] = 1u << 5;  // element 5 * 32 + 7 = 167 gets its high bit
+  float y[256];
+  dequantize_q3_k(&b, y, 256);  // all 2-bit quants 0: q = -4 except element 167 (q = 0)
+  for (int e = 0; e < 256; ++e) EXPECT_EQ(y[e], e == 167 ? 0.0f : -4.0f * (sc[e / 16] - 32)) << e;
+}
+
 // Q8_K's bsums are the sums of its 16-element groups and d * q reproduces the input to half a step.
 TEST(Quant, Q8_KBsums) {
   const auto x = gaussian(512, 99);
@@ -136,8 +156,9 @@ TEST(Quant, Q8_KBsums) {
 
 TEST(Quant, ZeroBlocksStayZero) {
   const std::vector<float> x(256, 0.0f);
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                     GgmlType::Q8_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K}) {
+  for (GgmlType t :
+       {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q8_1,
+        GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K}) {
     EXPECT_EQ(round_trip(t, x), x) << ggml_type_name(t);
   }
 }

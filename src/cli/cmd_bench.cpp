@@ -1,0 +1,152 @@
+// `hark bench -m MODEL --mmproj MMPROJ [AUDIO]`: times each stage of transcribing one clip (mel, encoder,
+// prefill, a fixed number of decode steps that ignore end of turn) and prints medians over repetitions as a
+// table and as JSON, with peak RSS. Without AUDIO it uses 30 s of a synthetic tone-and-noise signal.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "audio/decode.h"
+#include "audio/mel.h"
+#include "cli/command.h"
+#include "core/error.h"
+#include "runtime/gemma4_engine.h"
+
+namespace hark::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model, mmproj, audio, json_out;
+  int threads = 0, reps = 3, n_gen = 64;
+  double seconds = 30.0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int run_bench(const BenchArgs& a) {
+  runtime::EngineOptions eo;
+  eo.model_path = a.model;
+  eo.mmproj_path = a.mmproj;
+  eo.threads = a.threads;
+  eo.n_ctx = 8192;
+  const double t_load = now_ms();
+  const auto e = runtime::Gemma4Engine::load(eo);
+  const double load_ms = now_ms() - t_load;
+  std::vector<float> pcm;
+  if (!a.audio.empty()) {
+    pcm = audio::decode_file(a.audio, {}).samples;
+  } else {
+    pcm.resize(static_cast<size_t>(a.seconds * audio::kMelSampleRate));
+    uint32_t s = 1;
+    for (size_t i = 0; i < pcm.size(); ++i) {
+      s = s * 1664525u + 1013904223u;
+      pcm[i] = 0.1f * std::sin(0.05f * static_cast<float>(i % 16000)) +
+               0.01f * ((s >> 8) * (1.0f / 16777216.0f) - 0.5f);
+    }
+  }
+  const double duration = static_cast<double>(pcm.size()) / audio::kMelSampleRate;
+  std::vector<double> mel_ms, enc_ms, prefill_ms, decode_ms;
+  int64_t n_prompt = 0, n_audio = 0;
+  for (int rep = 0; rep < a.reps; ++rep) {
+    double t = now_ms();
+    const auto mel = audio::gemma4_log_mel(pcm, &e->pool());
+    mel_ms.push_back(now_ms() - t);
+    t = now_ms();
+    std::vector<std::vector<std::vector<float>>> rows(1);
+    for (const auto& m : mel) rows[0].push_back(e->encoder().encode(m.data, m.n_frames, e->pool()));
+    enc_ms.push_back(now_ms() - t);
+    text::AudioInput in;
+    n_audio = 0;
+    for (const auto& r : rows[0]) {
+      in.chunk_rows.push_back(
+          static_cast<int32_t>(r.size() / static_cast<size_t>(e->text_model().hparams().n_embd)));
+      n_audio += in.chunk_rows.back();
+    }
+    const text::Prompt prompt = text::llama_server_transcription_prompt(e->tokenizer(), in);
+    n_prompt = prompt.n_positions();
+    std::vector<float> logits;
+    t = now_ms();
+    gemma4::KvCache cache = e->prefill(prompt, rows, logits);
+    prefill_ms.push_back(now_ms() - t);
+    t = now_ms();
+    for (int i = 0; i < a.n_gen; ++i) {
+      const int32_t next =
+          static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const gemma4::Input inp = gemma4::Input::tok(next, true);
+      e->text_model().forward(cache, std::span<const gemma4::Input>(&inp, 1), logits, e->pool());
+    }
+    decode_ms.push_back(now_ms() - t);
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double mel = median(mel_ms), enc = median(enc_ms), pre = median(prefill_ms), dec = median(decode_ms);
+  nlohmann::json j = {{"model", a.model},
+                      {"mmproj", a.mmproj},
+                      {"threads", e->pool().size()},
+                      {"audio_seconds", duration},
+                      {"audio_tokens", n_audio},
+                      {"prompt_tokens", n_prompt},
+                      {"decode_tokens", a.n_gen},
+                      {"repetitions", a.reps},
+                      {"load_ms", load_ms},
+                      {"mel_ms", mel},
+                      {"encoder_ms", enc},
+                      {"prefill_ms", pre},
+                      {"prefill_tokens_per_s", static_cast<double>(n_prompt) / (pre / 1000.0)},
+                      {"decode_tokens_per_s", a.n_gen / (dec / 1000.0)},
+                      {"end_to_end_ms", mel + enc + pre + dec},
+                      {"real_time_factor", (mel + enc + pre + dec) / 1000.0 / duration},
+                      {"peak_rss_mb", static_cast<double>(ru.ru_maxrss) / 1024.0}};
+  std::printf("%-22s %10s\n", "stage", "median");
+  std::printf("%-22s %8.1f ms\n", "mel", mel);
+  std::printf("%-22s %8.1f ms\n", "audio encoder", enc);
+  std::printf("%-22s %8.1f tok/s (%lld tokens)\n", "prefill", j["prefill_tokens_per_s"].get<double>(),
+              static_cast<long long>(n_prompt));
+  std::printf("%-22s %8.1f tok/s (%d tokens)\n", "decode", j["decode_tokens_per_s"].get<double>(), a.n_gen);
+  std::printf("%-22s %8.1f ms (RTF %.3f)\n", "end to end", mel + enc + pre + dec,
+              j["real_time_factor"].get<double>());
+  std::printf("%-22s %8.1f MB\n", "peak RSS", j["peak_rss_mb"].get<double>());
+  std::printf("%s\n", j.dump().c_str());
+  if (!a.json_out.empty()) {
+    FILE* f = std::fopen(a.json_out.c_str(), "w");
+    if (!f) throw Error(Errc::kIo, "cannot write " + a.json_out);
+    std::fprintf(f, "%s\n", j.dump(2).c_str());
+    std::fclose(f);
+  }
+  return 0;
+}
+
+const Command kBench("bench", "Time mel, encoder, prefill and decode on one clip (JSON + table)",
+                     [](CLI::App& sub) {
+                       auto a = std::make_shared<BenchArgs>();
+                       sub.add_option("-m,--model", a->model, "Gemma 4 text model GGUF")->required();
+                       sub.add_option("--mmproj", a->mmproj, "Gemma 4 audio encoder GGUF")->required();
+                       sub.add_option("audio", a->audio,
+                                      "Audio file (default: a synthetic clip of --seconds)");
+                       sub.add_option("--seconds", a->seconds, "Length of the synthetic clip")
+                           ->capture_default_str()
+                           ->check(CLI::Range(1.0, 3600.0));
+                       sub.add_option("--n-gen", a->n_gen, "Decode steps (end of turn ignored)")
+                           ->capture_default_str()
+                           ->check(CLI::Range(1, 4096));
+                       sub.add_option("--reps", a->reps, "Repetitions (medians are reported)")
+                           ->capture_default_str()
+                           ->check(CLI::Range(1, 100));
+                       sub.add_option("-t,--threads", a->threads, "Threads (0 = all cores)");
+                       sub.add_option("--json", a->json_out, "Also write the JSON to this file");
+                       return [a] { return run_bench(*a); };
+                     });
+
+}  // namespace
+}  // namespace hark::cli

@@ -1,0 +1,112 @@
+// `hark transcribe -m MODEL.gguf --mmproj MMPROJ.gguf AUDIO`: prints the transcript in any of the server's
+// response formats (the same formatter as `hark serve`, so the output is byte for byte what the API returns).
+#include <unistd.h>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "audio/decode.h"
+#include "cli/command.h"
+#include "core/error.h"
+#include "runtime/gemma4_engine.h"
+#include "server/formats.h"
+
+namespace hark::cli {
+namespace {
+
+struct TranscribeArgs {
+  std::string model, mmproj, audio, format = "text", language, prompt;
+  float temperature = 0.0f;
+  int threads = 0;
+  int64_t n_ctx = 4096;
+  bool translate = false, json = false, stream = false;
+};
+
+server::ResponseFormat parse_format(const std::string& f) {
+  if (f == "json") return server::ResponseFormat::kJson;
+  if (f == "text") return server::ResponseFormat::kText;
+  if (f == "srt") return server::ResponseFormat::kSrt;
+  if (f == "vtt") return server::ResponseFormat::kVtt;
+  if (f == "verbose_json") return server::ResponseFormat::kVerboseJson;
+  throw Error(Errc::kInvalidArgument, "unknown format '" + f + "' (json, text, srt, vtt, verbose_json)");
+}
+
+int run_transcribe(const TranscribeArgs& a) {
+  using clock = std::chrono::steady_clock;
+  const server::ResponseFormat format = parse_format(a.format);
+  const auto t0 = clock::now();
+  runtime::EngineOptions eo;
+  eo.model_path = a.model;
+  eo.mmproj_path = a.mmproj;
+  eo.threads = a.threads;
+  eo.n_ctx = a.n_ctx;
+  const auto engine = runtime::Gemma4Engine::load(eo);
+  const auto t1 = clock::now();
+  audio::DecodeLimits limits;
+  audio::Decoded decoded = audio::decode_file(a.audio, limits);
+  if (decoded.truncated) std::fprintf(stderr, "hark: warning: %s\n", decoded.warning.c_str());
+  runtime::TranscribeRequest req;
+  req.pcm16k = std::move(decoded.samples);
+  req.language = a.language;
+  req.prompt = a.prompt;
+  req.temperature = a.temperature;
+  req.translate = a.translate;
+  req.want_logprobs = a.json;
+  runtime::Callbacks cb;
+  if (a.stream && !a.json)
+    cb.on_delta = [](std::string_view d, std::span<const runtime::TokenLogprob>) {
+      std::fwrite(d.data(), 1, d.size(), stdout);
+      std::fflush(stdout);
+    };
+  const runtime::TranscribeResult r = engine->transcribe(req, cb);
+  const auto t2 = clock::now();
+  if (a.json) {
+    nlohmann::json j;
+    j["text"] = r.text;
+    j["duration_s"] = r.duration;
+    j["load_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    j["transcribe_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    j["real_time_factor"] = std::chrono::duration<double>(t2 - t1).count() / std::max(r.duration, 1e-9);
+    j["usage"] = server::usage_tokens(r.usage);
+    nlohmann::json segs = nlohmann::json::array();
+    for (const auto& s : r.segments)
+      segs.push_back({{"start", s.start},
+                      {"end", s.end},
+                      {"text", s.text},
+                      {"tokens", s.tokens},
+                      {"avg_logprob", s.avg_logprob},
+                      {"no_speech_prob", s.no_speech_prob}});
+    j["segments"] = segs;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  if (a.stream) {
+    std::printf("\n");
+    return 0;
+  }
+  const server::Body body = server::format_transcription(r, format, false, a.translate);
+  std::fwrite(body.content.data(), 1, body.content.size(), stdout);
+  if (!body.content.empty() && body.content.back() != '\n') std::printf("\n");
+  return 0;
+}
+
+const Command kTranscribe("transcribe", "Transcribe (or translate) an audio file", [](CLI::App& sub) {
+  auto a = std::make_shared<TranscribeArgs>();
+  sub.add_option("-m,--model", a->model, "Gemma 4 text model GGUF")->required();
+  sub.add_option("--mmproj", a->mmproj, "Gemma 4 audio encoder GGUF (mmproj)")->required();
+  sub.add_option("audio", a->audio, "Audio file (wav, mp3, flac, ogg, opus, webm, m4a, mp4, ...)")
+      ->required();
+  sub.add_option("-f,--format", a->format, "json, text, srt, vtt or verbose_json")->capture_default_str();
+  sub.add_option("-l,--language", a->language, "Language of the audio (ISO-639-1), default: automatic");
+  sub.add_option("--prompt", a->prompt, "Context: names, terms or preceding text");
+  sub.add_option("--temperature", a->temperature, "0 = greedy")->capture_default_str();
+  sub.add_flag("--translate", a->translate, "Translate to English");
+  sub.add_flag("--json", a->json, "Print tokens, segments and timings as JSON");
+  sub.add_flag("--stream", a->stream, "Print text as it is generated");
+  sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)");
+  sub.add_option("-c,--ctx-size", a->n_ctx, "Context length in tokens")->capture_default_str();
+  return [a] { return run_transcribe(*a); };
+});
+
+}  // namespace
+}  // namespace hark::cli

@@ -1,0 +1,326 @@
+// The forward pass, in the order of llama.cpp's gemma4 graph (src/models/gemma4-iswa.cpp there):
+//
+//   x = token row * sqrt(n_embd)  |  embedding row as is
+//   ple[l] = (rms_norm(W_ple_proj x / sqrt(n_embd)) + ple_tok_row[l] * sqrt(n_ple)) / sqrt(2)
+//   per layer: x += post_attn_norm(W_o attn(q_norm(W_q h), k_norm(W_k h), rms_norm(W_v h)))   h =
+//   attn_norm(x)
+//              x += post_ffn_norm(W_down (gelu(W_gate h) * W_up h))                           h = ffn_norm(x)
+//              x += post_norm(W_proj (gelu(W_inp_gate x) * ple[l]));  x *= layer_output_scale
+//   logits = softcap(W_out output_norm(x))
+//
+// Embedding rows (audio) use the per-layer token row of token 0 (padding), as llama.cpp does.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/ggml_type.h"
+#include "models/gemma4/model.h"
+#include "models/gemma4/ops.h"
+
+namespace hark::gemma4 {
+namespace {
+
+// Gemma 4 relies on the q/k norms and uses no 1/sqrt(head_dim) factor in the attention scores.
+constexpr float kAttnScale = 1.0f;
+
+template <typename T>
+T* grow(std::vector<T>& v, int64_t n) {
+  const size_t want = static_cast<size_t>(n);
+  if (v.size() < want) v.resize(std::max(want, v.size() * 2));
+  return v.data();
+}
+
+const uint8_t* row_ptr(const kernels::WeightView& w, int64_t row) {
+  return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * ggml_row_size(w.type, w.n_in);
+}
+
+void add_into(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+void TextModel::forward(KvCache& cache, std::span<const Input> inputs, std::vector<float>& logits,
+                        ThreadPool& pool, const Trace& trace) const {
+  if (static_cast<int64_t>(cache.layers_.size()) != hp_.n_layer_kv)
+    throw Error(Errc::kInvalidArgument, "KV cache was made for a different model");
+  int64_t n_out = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Input& in = inputs[i];
+    if ((in.embd != nullptr) == (in.token >= 0))
+      throw Error(Errc::kInvalidArgument,
+                  "batch input " + std::to_string(i) + " must be either a token id or an embedding row");
+    if (in.token >= hp_.n_vocab)
+      throw Error(Errc::kInvalidArgument, "token id " + std::to_string(in.token) +
+                                              " is outside the vocabulary of " + std::to_string(hp_.n_vocab));
+    n_out += in.logits ? 1 : 0;
+  }
+  const int64_t n = static_cast<int64_t>(inputs.size());
+  if (cache.n_past_ + n > cache.n_ctx_)
+    throw Error(Errc::kResourceExhausted, "context is full: " + std::to_string(cache.n_past_) +
+                                              " positions + " + std::to_string(n) + " new exceed n_ctx " +
+                                              std::to_string(cache.n_ctx_));
+  logits.resize(static_cast<size_t>(n_out * hp_.n_vocab));
+  float* out = logits.data();
+  for (int64_t b = 0; b < n; b += cache.n_ubatch_) {
+    const auto ub =
+        inputs.subspan(static_cast<size_t>(b), static_cast<size_t>(std::min(cache.n_ubatch_, n - b)));
+    forward_ubatch(cache, ub, out, pool, trace);
+    for (const Input& in : ub) out += in.logits ? hp_.n_vocab : 0;
+  }
+}
+
+void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float* logits, ThreadPool& pool,
+                               const Trace& trace) const {
+  const HParams& hp = hp_;
+  KvCache::Scratch& s = c.s_;
+  const int64_t T = static_cast<int64_t>(inputs.size());
+  const int64_t E = hp.n_embd;
+  const int64_t pos0 = c.n_past_;
+  const float eps = hp.norm_eps;
+
+  float* x = grow(s.x, T * E);  // [T][E]
+  float* h = grow(s.h, T * E);  // [T][E]
+  float* o = grow(s.o, T * E);  // [T][E]
+
+  const float embd_scale = std::sqrt(static_cast<float>(E));
+  for (int64_t t = 0; t < T; ++t) {
+    float* xt = x + t * E;
+    if (inputs[t].token >= 0) {
+      kernels::dequantize_row(tok_embd_.type, row_ptr(tok_embd_, inputs[t].token), xt, E);
+      for (int64_t i = 0; i < E; ++i) xt[i] *= embd_scale;
+    } else {
+      std::memcpy(xt, inputs[t].embd, static_cast<size_t>(E) * sizeof(float));
+    }
+  }
+  if (trace) trace("text.inp_scaled", pos0, T, E, x);
+
+  // Per-layer inputs, computed once from the scaled input for all layers.
+  const int64_t n_epl = hp.n_embd_per_layer;
+  const int64_t P = n_epl * hp.n_layer;
+  float* ple = nullptr;  // [T][n_layer][n_epl]
+  if (n_epl > 0) {
+    ple = grow(s.ple, T * P);
+    float* proj = grow(s.ple_tmp, T * P);  // [T][n_layer][n_epl]
+    kernels::matmul(ple_model_proj_, x, T, proj, &pool);
+    const float proj_scale = 1.0f / std::sqrt(static_cast<float>(E));
+    for (int64_t i = 0; i < T * P; ++i) proj[i] *= proj_scale;
+    rms_norm(proj, ple_proj_norm_.data(), proj, T * hp.n_layer, n_epl, eps);
+    const float tok_scale = std::sqrt(static_cast<float>(n_epl));
+    const float input_scale = 1.0f / std::sqrt(2.0f);
+    for (int64_t t = 0; t < T; ++t) {
+      float* pt = ple + t * P;
+      const int32_t id = inputs[t].token >= 0 ? inputs[t].token : 0;
+      kernels::dequantize_row(ple_tok_embd_.type, row_ptr(ple_tok_embd_, id), pt, P);
+      for (int64_t i = 0; i < P; ++i) pt[i] = (proj[t * P + i] + pt[i] * tok_scale) * input_scale;
+    }
+  }
+
+  // Active rows: row r holds input rows[r] (position pos0 + rows[r]). All rows take part up to the last
+  // layer that writes K/V; the KV-shared layers after it only compute queries, so from there on only the
+  // rows that produce logits matter (all rows when tracing, so the traces stay complete).
+  int32_t* rows = grow(s.rows, T);  // [n]
+  for (int64_t t = 0; t < T; ++t) rows[t] = static_cast<int32_t>(t);
+  int64_t n = T;
+
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (il == hp.n_layer_kv && !trace) {
+      int64_t kept = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        if (!inputs[rows[r]].logits) continue;
+        if (kept != r) {
+          std::memcpy(x + kept * E, x + r * E, static_cast<size_t>(E) * sizeof(float));
+          if (ple) std::memcpy(ple + kept * P, ple + r * P, static_cast<size_t>(P) * sizeof(float));
+        }
+        rows[kept++] = rows[r];
+      }
+      n = kept;
+      if (n == 0) break;
+    }
+    const Layer& L = layers_[il];
+    const int64_t hd = hp.head_dim(il);
+    const int64_t n_ff = hp.n_ff[il];
+
+    // Attention block.
+    rms_norm(x, L.attn_norm.data(), h, n, E, eps);
+    float* q = grow(s.q, n * hp.n_head * hd);  // [n][n_head][hd]
+    kernels::matmul(L.wq, h, n, q, &pool);
+    rms_norm(q, L.q_norm.data(), q, n * hp.n_head, hd, eps);
+    const float* freq_factors = hp.is_swa[il] ? nullptr : rope_freqs_.data();
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t hh = 0; hh < hp.n_head; ++hh)
+        rope_neox(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), pos0 + rows[r], hp.rope_base(il),
+                  freq_factors);
+
+    if (il < hp.n_layer_kv) {  // here n == T and rows[r] == r
+      const int64_t nkv = hp.n_head_kv * hd;
+      float* k = grow(s.k, T * nkv);  // [T][n_head_kv][hd]
+      float* v = grow(s.v, T * nkv);  // [T][n_head_kv][hd]
+      kernels::matmul(L.wk, h, T, k, &pool);
+      if (L.wv.data) {
+        kernels::matmul(L.wv, h, T, v, &pool);
+      } else {
+        std::memcpy(v, k, static_cast<size_t>(T * nkv) * sizeof(float));
+      }
+      rms_norm(k, L.k_norm.data(), k, T * hp.n_head_kv, hd, eps);
+      rms_norm(v, nullptr, v, T * hp.n_head_kv, hd, eps);
+      KvCache::Layer& kv = c.layers_[il];
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t slot = (pos0 + t) % kv.capacity;
+        for (int64_t g = 0; g < hp.n_head_kv; ++g) {
+          float* kt = k + (t * hp.n_head_kv + g) * hd;
+          const float* vt = v + (t * hp.n_head_kv + g) * hd;
+          rope_neox(kt, hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors);
+          fp16_t* kd = kv.k.data() + (g * kv.capacity + slot) * hd;
+          fp16_t* vd = kv.v.data() + (g * kv.capacity + slot) * hd;
+          for (int64_t i = 0; i < hd; ++i) {
+            kd[i] = f32_to_fp16(kt[i]);
+            vd[i] = f32_to_fp16(vt[i]);
+          }
+        }
+      }
+    }
+    attention(c, il, pos0, n, pool);
+    kernels::matmul(L.wo, s.attn.data(), n, o, &pool);
+    rms_norm(o, L.post_attn_norm.data(), o, n, E, eps);
+    add_into(x, o, n * E);
+
+    // Feed-forward block.
+    rms_norm(x, L.ffn_norm.data(), h, n, E, eps);
+    float* gate = grow(s.gate, n * n_ff);  // [n][n_ff]
+    float* up = grow(s.up, n * n_ff);      // [n][n_ff]
+    kernels::matmul(L.ffn_gate, h, n, gate, &pool);
+    kernels::matmul(L.ffn_up, h, n, up, &pool);
+    gelu_mul(gate, up, gate, n * n_ff);
+    kernels::matmul(L.ffn_down, gate, n, o, &pool);
+    rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps);
+    add_into(x, o, n * E);
+
+    // Per-layer embedding.
+    if (n_epl > 0) {
+      float* pg = grow(s.ple_gate, n * n_epl);  // [n][n_epl]
+      kernels::matmul(L.ple_gate, x, n, pg, &pool);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = 0; i < n_epl; ++i)
+          pg[r * n_epl + i] = gelu(pg[r * n_epl + i]) * ple[r * P + il * n_epl + i];
+      kernels::matmul(L.ple_proj, pg, n, o, &pool);
+      rms_norm(o, L.ple_post_norm.data(), o, n, E, eps);
+      add_into(x, o, n * E);
+    }
+    for (int64_t i = 0; i < n * E; ++i) x[i] *= L.out_scale;
+    if (trace) trace("text.l_out-" + std::to_string(il), pos0, T, E, x);
+  }
+
+  // Final norm and LM head, only for the rows that want logits.
+  if (trace) {
+    rms_norm(x, output_norm_.data(), h, T, E, eps);
+    trace("text.h_nextn", pos0, T, E, h);
+  }
+  float* out = grow(s.out, n * E);  // [n_out][E]
+  int64_t n_out = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    if (!inputs[rows[r]].logits) continue;
+    std::memcpy(out + n_out * E, x + r * E, static_cast<size_t>(E) * sizeof(float));
+    ++n_out;
+  }
+  if (n_out > 0) {
+    rms_norm(out, output_norm_.data(), out, n_out, E, eps);
+    kernels::matmul(output_, out, n_out, logits, &pool);
+    if (hp.final_softcap > 0.0f) softcap(logits, n_out * hp.n_vocab, hp.final_softcap);
+  }
+  c.n_past_ += T;
+}
+
+// Attention of the n active query rows (positions pos0 + rows[r], increasing) against the cache of layer
+// kv_layer[il]. Queries go in blocks (bounding the score buffer); per block and kv head the scores come
+// from one matmul of the queries (rounded to F16 by the kernel, as llama.cpp does) against the F16 keys of
+// the block's window, then masking, softmax and the weighted sum of the values follow per query row.
+void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, ThreadPool& pool) const {
+  const HParams& hp = hp_;
+  KvCache::Scratch& s = c.s_;
+  const KvCache::Layer& kv = c.layers_[hp.kv_layer[il]];
+  const int32_t* rows = s.rows.data();
+  const int64_t hd = hp.head_dim(il);
+  const int64_t per_kv = hp.n_head / hp.n_head_kv;
+  const bool swa = hp.is_swa[il];
+  const int64_t cap = kv.capacity;
+  assert(kv.head_dim == hd);
+  float* attn = grow(s.attn, n * hp.n_head * hd);  // [n][n_head][hd]
+
+  constexpr int64_t kMaxScores = int64_t{1} << 22;  // floats per score block (16 MiB)
+  const int64_t span = rows[n - 1] - rows[0] + 1;
+  const int64_t full_win =
+      swa ? std::min(pos0 + rows[n - 1] + 1, hp.n_swa + span - 1) : pos0 + rows[n - 1] + 1;
+  const int64_t tb = std::clamp<int64_t>(kMaxScores / (per_kv * full_win), 1, n);
+  for (int64_t t0 = 0; t0 < n; t0 += tb) {
+    const int64_t nt = std::min(tb, n - t0);
+    const int64_t p_first = pos0 + rows[t0];
+    const int64_t lo = swa ? std::max<int64_t>(0, p_first - hp.n_swa + 1) : 0;  // oldest key needed
+    const int64_t n_win = pos0 + rows[t0 + nt - 1] + 1 - lo;
+    assert(n_win <= cap);
+    const int64_t first_slot = lo % cap;
+    const int64_t n_first = std::min(n_win, cap - first_slot);  // slots before the ring wraps
+    const int64_t n_q = nt * per_kv;                            // query rows of one kv head
+    float* qg = grow(s.qg, n_q * hd);                           // [nt][per_kv][hd]
+    float* scores = grow(s.scores, n_q * n_win);                // [nt][per_kv][n_win]
+    float* vwin = grow(s.vwin, n_win * hd);                     // [n_win][hd]
+    for (int64_t g = 0; g < hp.n_head_kv; ++g) {
+      for (int64_t t = 0; t < nt; ++t)
+        std::memcpy(qg + t * per_kv * hd, s.q.data() + ((t0 + t) * hp.n_head + g * per_kv) * hd,
+                    static_cast<size_t>(per_kv * hd) * sizeof(float));
+      const fp16_t* kbase = kv.k.data() + g * cap * hd;
+      const fp16_t* vbase = kv.v.data() + g * cap * hd;
+      const fp16_t* kw = kbase + first_slot * hd;
+      if (n_first < n_win) {  // wrapped: gather the two pieces of the window
+        fp16_t* kg = grow(s.kwin, n_win * hd);
+        std::memcpy(kg, kw, static_cast<size_t>(n_first * hd) * sizeof(fp16_t));
+        std::memcpy(kg + n_first * hd, kbase, static_cast<size_t>((n_win - n_first) * hd) * sizeof(fp16_t));
+        kw = kg;
+      }
+      kernels::matmul({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
+      kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd, vwin, n_first * hd);
+      if (n_first < n_win)
+        kernels::dequantize_row(GgmlType::F16, vbase, vwin + n_first * hd, (n_win - n_first) * hd);
+
+      const auto softmax_and_sum = [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const int64_t t = t0 + r / per_kv;
+          const int64_t p = pos0 + rows[t];
+          const int64_t j0 = (swa ? std::max(lo, p - hp.n_swa + 1) : 0) - lo;
+          const int64_t j1 = p - lo;  // inclusive
+          float* sr = scores + r * n_win;
+          float mx = -INFINITY;
+          for (int64_t j = j0; j <= j1; ++j) {
+            sr[j] *= kAttnScale;
+            mx = std::max(mx, sr[j]);
+          }
+          float sum = 0.0f;
+          for (int64_t j = j0; j <= j1; ++j) {
+            sr[j] = std::exp(sr[j] - mx);
+            sum += sr[j];
+          }
+          float* dst = attn + (t * hp.n_head + g * per_kv + r % per_kv) * hd;
+          std::fill(dst, dst + hd, 0.0f);
+          for (int64_t j = j0; j <= j1; ++j) {
+            const float w = sr[j];
+            const float* vr = vwin + j * hd;
+            for (int64_t i = 0; i < hd; ++i) dst[i] += w * vr[i];
+          }
+          const float inv = 1.0f / sum;
+          for (int64_t i = 0; i < hd; ++i) dst[i] *= inv;
+        }
+      };
+      // A decode step's few rows are not worth waking the pool for.
+      if (n_q * n_win * hd < (int64_t{1} << 16)) {
+        softmax_and_sum(0, n_q);
+      } else {
+        pool.parallel_for(n_q, 4, softmax_and_sum);
+      }
+    }
+  }
+}
+
+}  // namespace hark::gemma4

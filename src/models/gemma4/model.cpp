@@ -1,0 +1,188 @@
+// Loading: tensor names, shapes and types as llama.cpp expects them for `gemma4` (src/llama-arch.cpp
+// names, ggml ne order: ne[0] = input width of a matrix).
+#include "models/gemma4/model.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "core/ggml_type.h"
+
+namespace hark::gemma4 {
+namespace {
+
+[[noreturn]] void invalid(const std::string& msg) {
+  throw Error(Errc::kModelInvalid, "gemma4 model: " + msg);
+}
+
+std::string shape_str(const std::vector<int64_t>& ne) {
+  std::string s = "[";
+  for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+  return s + "]";
+}
+
+// Types the matmul kernels take as weights.
+bool matmul_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::BF16:
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
+    case GgmlType::Q8_0:
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class Binder {
+ public:
+  explicit Binder(const gguf::File& f) : f_(f) {}
+
+  const gguf::TensorInfo* find(const std::string& name, std::vector<int64_t> want, bool required) const {
+    const gguf::TensorInfo* t = f_.find_tensor(name);
+    if (!t) {
+      if (required) invalid("missing tensor '" + name + "'");
+      return nullptr;
+    }
+    std::vector<int64_t> have = t->ne;
+    while (have.size() > want.size() && have.back() == 1) have.pop_back();
+    if (have != want)
+      invalid("tensor '" + name + "' has shape " + shape_str(t->ne) + ", expected " + shape_str(want));
+    return t;
+  }
+
+  // A matrix with n_out rows of n_in; an empty view when optional and absent.
+  kernels::WeightView matrix(const std::string& name, int64_t n_in, int64_t n_out,
+                             bool required = true) const {
+    const gguf::TensorInfo* t = find(name, {n_in, n_out}, required);
+    if (!t) return {};
+    if (!matmul_type(t->type))
+      invalid("tensor '" + name + "' has type " + std::string(ggml_type_name(t->type)) +
+              ", which hark cannot multiply");
+    if (n_in % ggml_type_info(t->type).block_size != 0)
+      invalid("tensor '" + name + "' rows of " + std::to_string(n_in) + " do not fill whole " +
+              std::string(ggml_type_name(t->type)) + " blocks");
+    return {t->type, f_.tensor_data(*t).data(), n_in, n_out};
+  }
+
+  // A vector (norm weights, scales), converted to F32.
+  std::vector<float> vec(const std::string& name, int64_t n, bool required = true) const {
+    const gguf::TensorInfo* t = find(name, {n}, required);
+    if (!t) return {};
+    if (t->type != GgmlType::F32 && t->type != GgmlType::F16 && t->type != GgmlType::BF16)
+      invalid("tensor '" + name + "' must be F32, F16 or BF16, not " + std::string(ggml_type_name(t->type)));
+    std::vector<float> out(static_cast<size_t>(n));
+    kernels::dequantize_row(t->type, f_.tensor_data(*t).data(), out.data(), n);
+    return out;
+  }
+
+ private:
+  const gguf::File& f_;
+};
+
+std::string blk(int64_t il, const char* name) {
+  return "blk." + std::to_string(il) + "." + name + ".weight";
+}
+
+}  // namespace
+
+TextModel TextModel::load(const gguf::File& file) {
+  return load(std::make_shared<const gguf::File>(file));
+}
+
+TextModel TextModel::load(std::shared_ptr<const gguf::File> file) {
+  TextModel m;
+  m.file_ = std::move(file);
+  const gguf::File& f = *m.file_;
+  m.hp_ = HParams::from_gguf(f);
+  HParams& hp = m.hp_;
+  const Binder b(f);
+
+  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+  if (!embd) invalid("missing tensor 'token_embd.weight'");
+  if (embd->ne.size() < 2 || embd->ne[1] <= 0) invalid("tensor 'token_embd.weight' must be a matrix");
+  hp.n_vocab = embd->ne[1];
+  const int64_t n_embd = hp.n_embd;
+  m.tok_embd_ = b.matrix("token_embd.weight", n_embd, hp.n_vocab);
+  m.output_ = b.matrix("output.weight", n_embd, hp.n_vocab, false);
+  if (!m.output_.data) m.output_ = m.tok_embd_;  // tied LM head
+  m.output_norm_ = b.vec("output_norm.weight", n_embd);
+
+  const int64_t n_epl = hp.n_embd_per_layer;
+  if (n_epl > 0) {
+    m.ple_tok_embd_ = b.matrix("per_layer_token_embd.weight", n_epl * hp.n_layer, hp.n_vocab);
+    m.ple_model_proj_ = b.matrix("per_layer_model_proj.weight", n_embd, n_epl * hp.n_layer);
+    m.ple_proj_norm_ = b.vec("per_layer_proj_norm.weight", n_epl);
+  }
+  const bool any_full = std::find(hp.is_swa.begin(), hp.is_swa.end(), false) != hp.is_swa.end();
+  if (any_full) {
+    m.rope_freqs_ = b.vec("rope_freqs.weight", hp.head_dim_full / 2);
+    if (static_cast<int64_t>(m.rope_freqs_.size()) < hp.n_rot_full / 2)
+      invalid("rope_freqs.weight is shorter than rope.dimension_count / 2");
+    for (float ff : m.rope_freqs_)
+      if (!(ff > 0.0f)) invalid("rope_freqs.weight holds a factor that is not positive");
+  }
+
+  m.layers_.resize(static_cast<size_t>(hp.n_layer));
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    Layer& L = m.layers_[il];
+    const int64_t hd = hp.head_dim(il);
+    const int64_t n_ff = hp.n_ff[il];
+    const bool own_kv = il < hp.n_layer_kv;
+    L.attn_norm = b.vec(blk(il, "attn_norm"), n_embd);
+    L.wq = b.matrix(blk(il, "attn_q"), n_embd, hd * hp.n_head);
+    // KV-shared layers may still carry attn_k/attn_v/attn_k_norm (released files do); they go unused.
+    if (own_kv) {
+      L.wk = b.matrix(blk(il, "attn_k"), n_embd, hd * hp.n_head_kv);
+      L.wv = b.matrix(blk(il, "attn_v"), n_embd, hd * hp.n_head_kv, false);
+      L.k_norm = b.vec(blk(il, "attn_k_norm"), hd);
+    }
+    L.wo = b.matrix(blk(il, "attn_output"), hd * hp.n_head, n_embd);
+    L.q_norm = b.vec(blk(il, "attn_q_norm"), hd);
+    L.post_attn_norm = b.vec(blk(il, "post_attention_norm"), n_embd);
+    L.ffn_norm = b.vec(blk(il, "ffn_norm"), n_embd);
+    L.ffn_gate = b.matrix(blk(il, "ffn_gate"), n_embd, n_ff);
+    L.ffn_up = b.matrix(blk(il, "ffn_up"), n_embd, n_ff);
+    L.ffn_down = b.matrix(blk(il, "ffn_down"), n_ff, n_embd);
+    L.post_ffn_norm = b.vec(blk(il, "post_ffw_norm"), n_embd);
+    const std::vector<float> scale = b.vec(blk(il, "layer_output_scale"), 1, false);
+    if (!scale.empty()) L.out_scale = scale[0];
+    if (n_epl > 0) {
+      L.ple_gate = b.matrix(blk(il, "inp_gate"), n_embd, n_epl);
+      L.ple_proj = b.matrix(blk(il, "proj"), n_epl, n_embd);
+      L.ple_post_norm = b.vec(blk(il, "post_norm"), n_embd);
+    }
+  }
+  return m;
+}
+
+KvCache TextModel::new_cache(int64_t n_ctx, int64_t n_ubatch) const {
+  if (n_ctx <= 0 || n_ctx > (int64_t{1} << 24))
+    throw Error(Errc::kInvalidArgument, "context size " + std::to_string(n_ctx) + " is out of range");
+  if (n_ubatch <= 0) throw Error(Errc::kInvalidArgument, "ubatch size must be positive");
+  KvCache c;
+  c.n_ctx_ = n_ctx;
+  c.n_ubatch_ = std::min(n_ubatch, n_ctx);
+  c.layers_.resize(static_cast<size_t>(hp_.n_layer_kv));
+  for (int64_t il = 0; il < hp_.n_layer_kv; ++il) {
+    KvCache::Layer& L = c.layers_[il];
+    L.head_dim = hp_.head_dim(il);
+    // A sliding layer needs the window behind the oldest query of a ubatch plus the ubatch itself.
+    L.capacity = hp_.is_swa[il] ? std::min(n_ctx, hp_.n_swa + c.n_ubatch_) : n_ctx;
+    const size_t n = static_cast<size_t>(hp_.n_head_kv * L.capacity * L.head_dim);
+    L.k.assign(n, 0);
+    L.v.assign(n, 0);
+  }
+  return c;
+}
+
+}  // namespace hark::gemma4

@@ -1,0 +1,200 @@
+#include "models/gemma4a/ops.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <vector>
+
+namespace hark::gemma4a::ops {
+namespace {
+
+// Rows per parallel_for grain for cheap per-row work.
+constexpr int64_t kRowGrain = 16;
+
+inline float clampf(float x, float lo, float hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+
+}  // namespace
+
+void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  const int64_t n_in = l.w.n_in;
+  const int64_t n_out = l.w.n_out;
+  std::vector<float> clamped;  // [n][n_in], only for a clamped linear
+  if (l.clamped) {
+    clamped.resize(static_cast<size_t>(n * n_in));
+    pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b * n_in; i < e * n_in; ++i) clamped[i] = clampf(x[i], l.in_min, l.in_max);
+    });
+    x = clamped.data();
+  }
+  kernels::matmul(l.w, x, n, y, &pool);
+  if (!l.clamped && l.bias.empty()) return;
+  pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      float* row = y + t * n_out;
+      if (l.clamped)
+        for (int64_t o = 0; o < n_out; ++o) row[o] = clampf(row[o], l.out_min, l.out_max);
+      if (!l.bias.empty())
+        for (int64_t o = 0; o < n_out; ++o) row[o] += l.bias[o];
+    }
+  });
+}
+
+void rms_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
+              ThreadPool& pool) {
+  pool.parallel_for(n_rows, kRowGrain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* xr = x + r * d;
+      float* yr = y + r * d;
+      double sum = 0.0;
+      for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(xr[i]) * xr[i];
+      const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(d)) + eps);
+      for (int64_t i = 0; i < d; ++i) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+    }
+  });
+}
+
+void layer_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
+                ThreadPool& pool) {
+  pool.parallel_for(n_rows, kRowGrain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* xr = x + r * d;
+      float* yr = y + r * d;
+      double sum = 0.0;
+      for (int64_t i = 0; i < d; ++i) sum += xr[i];
+      const float mean = static_cast<float>(sum / static_cast<double>(d));
+      double var = 0.0;
+      for (int64_t i = 0; i < d; ++i) {
+        const float c = xr[i] - mean;
+        var += static_cast<double>(c) * c;
+      }
+      const float scale = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(d)) + eps);
+      for (int64_t i = 0; i < d; ++i) yr[i] = ((xr[i] - mean) * scale) * w[i];
+    }
+  });
+}
+
+void silu(float* x, int64_t n, ThreadPool& pool) {
+  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+  });
+}
+
+void relu(float* x, int64_t n, ThreadPool& pool) {
+  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
+}
+
+void conv2d_s2(const float* in, int t_in, int f_in, int c_in, const Linear& w, float* out, ThreadPool& pool) {
+  assert(w.w.n_in == 9LL * c_in);
+  const int t_out = (t_in + 1) / 2;
+  const int f_out = (f_in + 1) / 2;
+  const int64_t patch = 9LL * c_in;
+  const int64_t c_out = w.w.n_out;
+  // Output time rows per pass: bounds the im2col buffer to about 4M floats at any model size.
+  const int rows = static_cast<int>(std::max<int64_t>(1, (int64_t{1} << 22) / (patch * f_out)));
+  std::vector<float> cols(static_cast<size_t>(std::min(rows, t_out)) * f_out * patch);  // [rows*f_out][patch]
+  for (int t0 = 0; t0 < t_out; t0 += rows) {
+    const int nt = std::min(rows, t_out - t0);
+    pool.parallel_for(static_cast<int64_t>(nt) * f_out, 8, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const int to = t0 + static_cast<int>(p / f_out);
+        const int fo = static_cast<int>(p % f_out);
+        float* col = cols.data() + p * patch;
+        for (int kh = 0; kh < 3; ++kh) {
+          const int ti = 2 * to - 1 + kh;
+          for (int kw = 0; kw < 3; ++kw) {
+            const int fi = 2 * fo - 1 + kw;
+            const bool inside = ti >= 0 && ti < t_in && fi >= 0 && fi < f_in;
+            const float* src = inside ? in + (static_cast<int64_t>(ti) * f_in + fi) * c_in : nullptr;
+            for (int ci = 0; ci < c_in; ++ci) col[(ci * 3 + kh) * 3 + kw] = inside ? src[ci] : 0.0f;
+          }
+        }
+      }
+    });
+    linear(w, cols.data(), static_cast<int64_t>(nt) * f_out, out + static_cast<int64_t>(t0) * f_out * c_out,
+           pool);
+  }
+}
+
+void glu(const float* x, float* y, int64_t n, int64_t d, ThreadPool& pool) {
+  pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const float* xr = x + t * 2 * d;
+      for (int64_t c = 0; c < d; ++c) y[t * d + c] = xr[c] * (1.0f / (1.0f + std::exp(-xr[d + c])));
+    }
+  });
+}
+
+void depthwise_causal_conv(const float* x, float* y, int64_t n, int64_t d, const float* w, int k,
+                           ThreadPool& pool) {
+  pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      float* yr = y + t * d;
+      for (int64_t c = 0; c < d; ++c) {
+        float sum = 0.0f;
+        for (int j = 0; j < k; ++j) {
+          const int64_t ts = t - (k - 1) + j;
+          if (ts >= 0) sum += x[ts * d + c] * w[c * k + j];
+        }
+        yr[c] = sum;
+      }
+    }
+  });
+}
+
+void local_attention(const float* q, const float* k, const float* v, const float* rel, int64_t n, int n_head,
+                     int d_head, int window, float softcap, float* out, ThreadPool& pool) {
+  const int64_t width = static_cast<int64_t>(n_head) * d_head;
+  pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+    std::vector<float> p(static_cast<size_t>(window));  // [window] scores, then weights, by distance
+    for (int64_t t = b; t < e; ++t) {
+      const int n_keys = static_cast<int>(std::min<int64_t>(window, t + 1));
+      for (int h = 0; h < n_head; ++h) {
+        const float* qh = q + t * width + h * d_head;
+        float max = -INFINITY;
+        for (int dist = 0; dist < n_keys; ++dist) {
+          const float* kh = k + (t - dist) * width + h * d_head;
+          const float* rh = rel + dist * width + h * d_head;
+          float ac = 0.0f, bd = 0.0f;
+          for (int i = 0; i < d_head; ++i) {
+            ac += qh[i] * kh[i];
+            bd += qh[i] * rh[i];
+          }
+          const float s = std::tanh((ac + bd) * (1.0f / softcap)) * softcap;
+          p[dist] = s;
+          max = std::max(max, s);
+        }
+        double sum = 0.0;
+        for (int dist = 0; dist < n_keys; ++dist) {
+          p[dist] = std::exp(p[dist] - max);
+          sum += p[dist];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        float* oh = out + t * width + h * d_head;
+        std::fill(oh, oh + d_head, 0.0f);
+        for (int dist = 0; dist < n_keys; ++dist) {
+          const float wgt = p[dist] * inv;
+          const float* vh = v + (t - dist) * width + h * d_head;
+          for (int i = 0; i < d_head; ++i) oh[i] += wgt * vh[i];
+        }
+      }
+    }
+  });
+}
+
+void timing_signal(int n_pos, int d, float* out) {
+  const int n_ts = d / 2;
+  const float log_inc = std::log(10000.0f) / static_cast<float>(std::max(n_ts - 1, 1));
+  for (int p = 0; p < n_pos; ++p) {
+    for (int i = 0; i < n_ts; ++i) {
+      const float scaled = static_cast<float>(p) * std::exp(-static_cast<float>(i) * log_inc);
+      out[static_cast<int64_t>(p) * d + i] = std::sin(scaled);
+      out[static_cast<int64_t>(p) * d + n_ts + i] = std::cos(scaled);
+    }
+  }
+}
+
+}  // namespace hark::gemma4a::ops

@@ -1,0 +1,71 @@
+// Black-box tests of `hark transcribe` on the tiny fixture model (random weights: the text is meaningless,
+// the formats, timestamps and error paths are what is checked here).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "testutil/testutil.h"
+
+namespace hark {
+namespace {
+
+test::CommandResult transcribe(const std::string& args) {
+  const std::string m = test::fixture("gemma4-tiny/");
+  return test::run_command(test::hark_binary() + " transcribe -t 2 -m " + m + "model.gguf --mmproj " + m +
+                           "mmproj.gguf " + args);
+}
+
+TEST(Transcribe, EveryFormatIsWellFormed) {
+  const std::string jfk = test::fixture("audio/jfk.wav");
+  auto srt = transcribe(jfk + " -f srt");
+  ASSERT_EQ(srt.status, 0) << srt.output;
+  EXPECT_TRUE(std::regex_search(srt.output, std::regex("^1\\n00:00:0\\d,\\d{3} --> 00:00:1\\d,\\d{3}\\n")))
+      << srt.output;
+  auto vtt = transcribe(jfk + " -f vtt");
+  ASSERT_EQ(vtt.status, 0) << vtt.output;
+  EXPECT_EQ(vtt.output.rfind("WEBVTT\n\n", 0), 0u) << vtt.output;
+  EXPECT_TRUE(std::regex_search(vtt.output, std::regex("00:00:0\\d\\.\\d{3} --> 00:00:1\\d\\.\\d{3}")));
+  auto json = transcribe(jfk + " -f json");
+  ASSERT_EQ(json.status, 0) << json.output;
+  const auto j = nlohmann::json::parse(json.output);
+  EXPECT_TRUE(j["text"].is_string());
+  EXPECT_FALSE(j["text"].get<std::string>().empty());
+  auto verbose = transcribe(jfk + " -f verbose_json");
+  ASSERT_EQ(verbose.status, 0) << verbose.output;
+  const auto v = nlohmann::json::parse(verbose.output);
+  EXPECT_EQ(v["task"], "transcribe");
+  EXPECT_DOUBLE_EQ(v["duration"].get<double>(), 11.0);
+  ASSERT_FALSE(v["segments"].empty());
+  EXPECT_EQ(v["text"], j["text"]);  // one formatter, one engine: the same transcript in every format
+}
+
+TEST(Transcribe, OtherContainersGiveTheSameSpeechTokensCount) {
+  auto r = transcribe(test::fixture("audio/formats/jfk.webm") + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["usage"]["input_token_details"]["audio_tokens"], 275);
+}
+
+TEST(Transcribe, SilenceGivesEmptyText) {
+  auto r = transcribe(test::fixture("audio/silence_1s.wav") + " -f json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["text"], "");
+}
+
+TEST(Transcribe, BadInputIsAOneLineError) {
+  for (const char* f : {"audio/corrupt/random.bin", "audio/corrupt/empty.wav", "audio/corrupt/text.mp3"}) {
+    auto r = transcribe(test::fixture(f));
+    EXPECT_EQ(r.status, 1) << f << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("hark: error: ", 0), 0u) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  auto swapped = test::run_command(
+      test::hark_binary() + " transcribe -m " + test::fixture("gemma4-tiny/mmproj.gguf") + " --mmproj " +
+      test::fixture("gemma4-tiny/model.gguf") + " " + test::fixture("audio/jfk.wav"));
+  EXPECT_EQ(swapped.status, 1);
+  EXPECT_NE(swapped.output.find("--mmproj"), std::string::npos) << swapped.output;
+}
+
+}  // namespace
+}  // namespace hark

@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""Train the demo speech model: a small Gemma 4 (gemma4 text decoder + gemma4a conformer encoder, every
+feature kept) on synthetic speech, with exactly the transcription prompt of tokenizer.py.
+
+  train.py --data DATA --out RUN [--steps N] [--minutes M]
+
+Writes RUN/tokenizer.json, RUN/config.json and RUN/checkpoint.pt (every --save-every steps and at the
+end; a run resumes from it). Deterministic for a given --seed and thread count.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import wave
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import gemma4_torch as g4
+from tokenizer import END_OF_ANSWER, Tokenizer
+
+TEXT_DIMS = dict(n_embd=256, n_layer=6, n_head=4, n_head_kv=1, head_dim=128, head_dim_swa=64,
+                 n_ff=[512, 512, 768, 512, 512, 768], swa_pattern=[True, True, False, True, True, False],
+                 n_shared_kv=2, n_embd_per_layer=32, sliding_window=128, rope_base=1e6, rope_base_swa=1e4,
+                 n_rot=128, n_rot_swa=64, softcap=30.0, eps=1e-6, context_length=4096)
+AUDIO_DIMS = dict(n_mel=128, n_embd=128, n_ff=512, n_layer=4, n_head=4, eps=1e-6)
+SSCP_CHANNELS = (32, 16)
+AUDIO_OUT_DIM = 256  # a.pre_encode.out width (E2B: 1536)
+ROPE_ROTATED = 0.25  # proportional RoPE: fraction of full-attention pairs that rotate
+CLAMP = 1e4  # ClippableLinear bounds (wide: the trained weights never need them)
+
+
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+
+
+def use_openblas():
+    """Debian's torch calls the system BLAS; the reference one ran a 512^3 matmul 18x slower than
+    OpenBLAS (package libopenblas0-pthread). Re-exec with OpenBLAS first on the library path, for this
+    process only, so the machine-wide BLAS choice is left alone."""
+    if os.path.isdir(OPENBLAS_DIR) and os.environ.get("LD_LIBRARY_PATH", "").split(":")[0] != OPENBLAS_DIR:
+        env = dict(os.environ, LD_LIBRARY_PATH=OPENBLAS_DIR + ":" + os.environ.get("LD_LIBRARY_PATH", ""),
+                   OPENBLAS_NUM_THREADS="1")
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def init_models(n_vocab, seed):
+    torch.manual_seed(seed)
+    tc = g4.TextConfig(n_vocab=n_vocab, **TEXT_DIMS)
+    text = g4.TextModel(tc)
+    E, P, L = tc.n_embd, tc.n_embd_per_layer, tc.n_layer
+    lin = lambda n_out, n_in: torch.randn(n_out, n_in) * (1.0 / math.sqrt(n_in))
+    text.set_param("token_embd.weight", torch.randn(n_vocab, E) * 0.05)
+    text.set_param("per_layer_token_embd.weight", torch.randn(n_vocab, L * P) * 0.05)
+    text.set_param("per_layer_model_proj.weight", lin(L * P, E))
+    text.set_param("per_layer_proj_norm.weight", torch.ones(P))
+    text.set_param("output_norm.weight", torch.ones(E))
+    half = tc.head_dim // 2
+    n_rot_pairs = int(half * ROPE_ROTATED)
+    text.set_param("rope_freqs.weight", torch.cat([torch.ones(n_rot_pairs), torch.full((half - n_rot_pairs,), 1e30)]),
+                   trainable=False)
+    for il in range(L):
+        p, hd, ff = f"blk.{il}.", tc.layer_head_dim(il), tc.n_ff[il]
+        for n, shape in [("attn_q", (tc.n_head * hd, E)), ("attn_k", (tc.n_head_kv * hd, E)),
+                         ("attn_v", (tc.n_head_kv * hd, E)), ("attn_output", (E, tc.n_head * hd)),
+                         ("ffn_gate", (ff, E)), ("ffn_up", (ff, E)), ("ffn_down", (E, ff)),
+                         ("inp_gate", (P, E)), ("proj", (E, P))]:
+            # KV-shared layers carry attn_k/attn_v like real E2B files, unused
+            text.set_param(p + n + ".weight", lin(*shape), trainable=not (n in ("attn_k", "attn_v")
+                                                                          and tc.kv_source(il) != il))
+        for n, size in [("attn_norm", E), ("attn_q_norm", hd), ("attn_k_norm", hd), ("post_attention_norm", E),
+                        ("ffn_norm", E), ("post_ffw_norm", E), ("post_norm", E)]:
+            text.set_param(p + n + ".weight", torch.ones(size), trainable=not (n == "attn_k_norm"
+                                                                               and tc.kv_source(il) != il))
+        text.set_param(p + "layer_output_scale.weight", torch.ones(1))
+
+    ac = g4.AudioConfig(n_embd_text=E, **AUDIO_DIMS)
+    audio = g4.AudioEncoder(ac)
+    A, (c0, c1) = ac.n_embd, SSCP_CHANNELS
+    audio.set_param("a.conv1d.0.weight", torch.randn(c0, 1, 3, 3) / 3.0)
+    audio.set_param("a.conv1d.0.norm.weight", torch.ones(c0))
+    audio.set_param("a.conv1d.1.weight", torch.randn(c1, c0, 3, 3) / math.sqrt(9 * c0))
+    audio.set_param("a.conv1d.1.norm.weight", torch.ones(c1))
+    n_freq = g4.n_audio_tokens(ac.n_mel)
+    audio.set_param("a.input_projection.weight", lin(A, n_freq * c1))
+
+    def clippable(name, n_out, n_in):
+        audio.set_param(name + ".weight", lin(n_out, n_in))
+        for sfx, v in zip(g4.CLAMP_SUFFIXES, (-CLAMP, CLAMP, -CLAMP, CLAMP)):
+            audio.set_param(f"{name}.{sfx}", torch.tensor([v]), trainable=False)
+
+    D = A // ac.n_head
+    for il in range(ac.n_layer):
+        p = f"a.blk.{il}."
+        for sfx in ("", "_1"):
+            clippable(p + "ffn_up" + sfx, ac.n_ff, A)
+            clippable(p + "ffn_down" + sfx, A, ac.n_ff)
+            audio.set_param(p + "ffn_norm" + sfx + ".weight", torch.ones(A))
+            audio.set_param(p + "ffn_post_norm" + sfx + ".weight", torch.ones(A))
+        for n in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            clippable(p + n, A, A)
+        audio.set_param(p + "attn_k_rel.weight", lin(A, A))
+        audio.set_param(p + "per_dim_scale.weight", torch.ones(D))
+        clippable(p + "conv_pw1", 2 * A, A)
+        clippable(p + "conv_pw2", A, A)
+        audio.set_param(p + "conv_dw.weight", torch.randn(A, ac.conv_kernel) / math.sqrt(ac.conv_kernel))
+        for n in ("attn_pre_norm", "attn_post_norm", "conv_norm", "norm_conv", "ln2"):
+            audio.set_param(p + n + ".weight", torch.ones(A))
+    audio.set_param("a.pre_encode.out.weight", lin(AUDIO_OUT_DIM, A))
+    audio.set_param("a.pre_encode.out.bias", torch.zeros(AUDIO_OUT_DIM))
+    audio.set_param("mm.a.input_projection.weight", lin(E, AUDIO_OUT_DIM))
+    return text, audio
+
+
+def augment(pcm, r):
+    """Level and noise augmentation (speed is done by sox in synth_data.py)."""
+    pcm = pcm * 10 ** (r.uniform(-18, 6) / 20)
+    if r.random() < 0.7:
+        rms = max(float(np.sqrt(np.mean(pcm ** 2))), 1e-4)
+        noise = r.standard_normal(len(pcm)).astype(np.float32)
+        if r.random() < 0.5:  # pink-ish: integrate white noise a little
+            noise = np.convolve(noise, np.ones(8) / 8, mode="same")
+            noise /= max(float(np.sqrt(np.mean(noise ** 2))), 1e-6)
+        pcm = pcm + noise * rms * 10 ** (-r.uniform(5, 35) / 20)
+    return np.clip(pcm, -1.0, 1.0).astype(np.float32)
+
+
+def make_batch(items, tok, r=None):
+    """items: [(pcm, text)] -> (mel [B, 128, T], tokens [B, S], targets [B, S], valid [B, S])."""
+    head, tail = tok.prompt()
+    end = tok.id[END_OF_ANSWER]
+    mels = [g4.log_mel(augment(p, r) if r is not None else p)[0] for p, _ in items]
+    T = max(m.shape[1] for m in mels)
+    mel = torch.zeros(len(items), mels[0].shape[0], T)
+    seqs, tgts = [], []
+    for b, (m, (_, text)) in enumerate(zip(mels, items)):
+        mel[b, :, :m.shape[1]] = torch.from_numpy(m)
+        ans = tok.encode_text(text) + [end]
+        seq = head + [-1] * g4.n_audio_tokens(m.shape[1]) + tail + ans
+        seqs.append(seq[:-1])
+        tgts.append([-100] * (len(seq) - 1 - len(ans)) + ans)
+    S = max(len(s) for s in seqs)
+    tokens = torch.zeros(len(items), S, dtype=torch.long)
+    targets = torch.full((len(items), S), -100, dtype=torch.long)
+    valid = torch.zeros(len(items), S, dtype=torch.bool)
+    for b, (s, t) in enumerate(zip(seqs, tgts)):
+        tokens[b, :len(s)] = torch.tensor(s)
+        targets[b, :len(t)] = torch.tensor(t)
+        valid[b, :len(s)] = True
+    return mel, tokens, targets, valid
+
+
+def forward_logits(text, audio, mel, tokens, valid):
+    emb = audio(mel)  # [B, T', E]; rows past each item's own length are dropped below
+    n_a = (tokens < 0).sum(1)
+    rows = torch.cat([emb[b, :int(n_a[b])] for b in range(len(n_a))])
+    return text(tokens, rows, valid=valid)
+
+
+@torch.no_grad()
+def transcribe(text, audio, tok, pcm, max_new=48):
+    """Greedy decode (full recompute per step: the model is tiny)."""
+    head, tail = tok.prompt()
+    mel = torch.from_numpy(g4.log_mel(pcm)[0])[None]
+    emb = audio(mel)[0]
+    seq = head + [-1] * emb.shape[0] + tail
+    out, end = [], tok.id[END_OF_ANSWER]
+    for _ in range(max_new):
+        nxt = int(text(torch.tensor([seq + out]), emb)[0, -1].argmax())
+        if nxt in (end, tok.id["<eos>"]):
+            break
+        out.append(nxt)
+    return tok.decode(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="synth_data.py output folder")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--minutes", type=float, default=115.0, help="stop (and save) after this wall time")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=7)
+    # 1 thread: with OpenMP on a shared, loaded 2-core machine, 2 threads ran 7x slower (spin waits)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save-every", type=int, default=250)
+    ap.add_argument("--n-merges", type=int, default=2000)
+    args = ap.parse_args()
+    use_openblas()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+
+    rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "train.tsv"))]
+    tok_path = os.path.join(args.out, "tokenizer.json")
+    tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train([t for _, t in rows],
+                                                                                   args.n_merges)
+    tok.save(tok_path)
+    text, audio = init_models(len(tok.tokens), args.seed)
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump({"text": TEXT_DIMS, "audio": AUDIO_DIMS, "n_vocab": len(tok.tokens)}, f)
+    params = [p for m in (text, audio) for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    ckpt = os.path.join(args.out, "checkpoint.pt")
+    step = 0
+    if os.path.exists(ckpt):
+        st = torch.load(ckpt)
+        text.load_state_dict(st["text"])
+        audio.load_state_dict(st["audio"])
+        opt.load_state_dict(st["opt"])
+        step = st["step"]
+        print(f"resumed at step {step}")
+    n_params = sum(p.numel() for m in (text, audio) for p in m.parameters())
+    print(f"vocab {len(tok.tokens)}, params {n_params / 1e6:.2f} M, {len(rows)} train utterances", flush=True)
+
+    def save():
+        torch.save({"text": text.state_dict(), "audio": audio.state_dict(), "opt": opt.state_dict(),
+                    "step": step}, ckpt + ".tmp")
+        os.replace(ckpt + ".tmp", ckpt)
+
+    wavs = {}
+    ema = None
+    while step < args.steps:
+        r = np.random.default_rng([args.seed, step])
+        picks = r.choice(len(rows), size=args.batch, replace=False)
+        items = []
+        for i in picks:
+            if i not in wavs:
+                wavs[i] = read_wav(os.path.join(args.data, rows[i][0]))
+            items.append((wavs[i], rows[i][1]))
+        mel, tokens, targets, valid = make_batch(items, tok, r)
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        logits = forward_logits(text, audio, mel, tokens, valid)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
+        if step % 10 == 0 or step == 1:
+            print(f"step {step} loss {float(loss):.3f} ema {ema:.3f} lr {lr:.2e} "
+                  f"{(time.time() - t0) / 60:.1f} min", flush=True)
+        if step % args.save_every == 0:
+            save()
+        if time.time() - t0 > args.minutes * 60:
+            print(f"time budget reached at step {step}")
+            break
+    save()
+    text.eval()
+    audio.eval()
+    test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))][:5]
+    for path, ref in test:
+        print(f"REF {ref}\nHYP {transcribe(text, audio, tok, read_wav(os.path.join(args.data, path)))}")
+
+
+if __name__ == "__main__":
+    main()
