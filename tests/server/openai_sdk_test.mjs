@@ -256,7 +256,8 @@ async function generalChecks(base, model) {
       if (chunk.usage) usage = chunk.usage;
     }
     assert.ok(text.length > 0);
-    assert.equal(finish, "stop");
+    // A real model may also stop at its length limit (the random-weight tiny model never ends on its own).
+    assert.ok(finish === "stop" || finish === "length", `finish_reason ${finish}`);
     check("CompletionUsage", usage);
   });
 
