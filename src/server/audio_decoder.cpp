@@ -1,14 +1,16 @@
-// The product's upload decoder. hark::audio::decode_memory is being written in parallel; until it is on
-// main this refuses every upload with a clear message, and the server is otherwise complete.
-#include "core/error.h"
+// The product's upload decoder: hark::audio::decode_memory with the server's limits.
+#include "audio/decode.h"
 #include "server/server.h"
 
 namespace hark::server {
 
 AudioDecoder default_audio_decoder() {
-  return [](std::span<const uint8_t>, size_t, double) -> DecodedAudio {
-    throw Error(Errc::kUnsupported,
-                "this build of hark has no audio decoder yet (hark::audio::decode_memory)");
+  return [](std::span<const uint8_t> bytes, size_t max_bytes, double max_seconds) {
+    audio::DecodeLimits limits;
+    limits.max_bytes = max_bytes;
+    if (max_seconds > 0.0) limits.max_seconds = max_seconds;
+    audio::Decoded d = audio::decode_memory(bytes, limits);
+    return DecodedAudio{std::move(d.samples), std::move(d.warning)};
   };
 }
 

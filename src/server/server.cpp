@@ -3,9 +3,11 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -491,32 +493,52 @@ int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> en
   return run_server(options, std::move(engine), default_audio_decoder());
 }
 
+namespace {
+// Write end of the shutdown pipe; the signal handler only writes a byte (async-signal-safe).
+int g_shutdown_pipe = -1;
+extern "C" void on_shutdown_signal(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = ::write(g_shutdown_pipe, &byte, 1);
+}
+}  // namespace
+
 int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine, AudioDecoder decoder) {
-  // SIGTERM/SIGINT are taken by a waiting thread (not an async handler), which may then stop the server.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT: a handler (not sigwait) because threads started before this call, such as the engine's
+  // pool, do not block the signals and may be the ones that receive them. The handler wakes a thread through
+  // a pipe, and that thread stops the server.
+  int fds[2];
+  if (::pipe(fds) != 0) throw Error(Errc::kIo, "cannot create the shutdown pipe");
+  g_shutdown_pipe = fds[1];
+  struct sigaction action {};
+  action.sa_handler = on_shutdown_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
 
   Server server(options, engine, std::move(decoder));
   const int port = server.bind();
   std::fprintf(stderr, "hark: serving %s on http://%s:%d (parallel %d, queue %d)\n",
                options.alias.empty() ? engine->model_id().c_str() : options.alias.c_str(),
                options.host.c_str(), port, options.parallel, options.queue);
-  std::atomic<bool> signalled{false};
+  std::atomic<bool> done{false};
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (signalled.exchange(true)) return;
+    char byte;
+    while (::read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    if (done) return;
     std::fprintf(stderr, "hark: stopping (finishing running requests, up to %d s)\n",
                  options.shutdown_grace_s);
     server.stop();
   });
   server.serve();
   // serve() returned without a signal (listener failure): wake the waiter so it can be joined.
-  if (!signalled.exchange(true)) pthread_kill(waiter.native_handle(), SIGTERM);
+  done = true;
+  on_shutdown_signal(0);
   waiter.join();
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGINT, SIG_DFL);
+  ::close(fds[0]);
+  ::close(fds[1]);
   std::fprintf(stderr, "hark: stopped\n");
   return 0;
 }

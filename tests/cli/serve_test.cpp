@@ -34,5 +34,15 @@ TEST(Serve, BadFlagValuesAreRefused) {
   }
 }
 
+TEST(Serve, SigtermStopsCleanlyWithTheEngineLoaded) {
+  // The engine's threads exist before the server starts; the signal must still reach the graceful path.
+  const std::string cmd = test::hark_binary() + " serve -m " + test::fixture("gemma4-tiny/model.gguf") +
+                          " --mmproj " + test::fixture("gemma4-tiny/mmproj.gguf") +
+                          " --port 0 & P=$!; sleep 3; kill -TERM $P; wait $P; echo exit=$?";
+  const auto r = test::run_command("(" + cmd + ")");
+  EXPECT_NE(r.output.find("hark: stopped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exit=0"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace hark

@@ -1,5 +1,5 @@
-// hark_fake_server: the real HTTP server on the fake engine and the test WAV decoder, for the black-box
-// OpenAI SDK test (tests/server/openai_sdk_test.mjs) until `hark serve` runs the real model. Test-only.
+// hark_fake_server: the real HTTP server and audio decoder on the fake engine, for the black-box OpenAI SDK
+// test (tests/server/openai_sdk_test.mjs) until `hark serve` runs the real model. Test-only.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   auto engine = std::make_shared<hark::test::FakeEngine>();
   engine->delay_ms_per_word = delay_ms;
   try {
-    return hark::server::run_server(o, engine, hark::test::fake_wav_decoder);
+    return hark::server::run_server(o, engine);
   } catch (const hark::Error& e) {
     std::fprintf(stderr, "hark_fake_server: %s\n", e.what());
     return 1;

@@ -13,11 +13,13 @@ import fs from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
 
-const [target, sharedDir, npmDir] = process.argv.slice(2);
-if (!target || !sharedDir || !npmDir) {
+const [target, sharedDirArg, npmDirArg] = process.argv.slice(2);
+if (!target || !sharedDirArg || !npmDirArg) {
   console.error("usage: openai_sdk_test.mjs <server-binary|base-url> <shared-dir> <npm-dir>");
   process.exit(2);
 }
+const sharedDir = path.resolve(sharedDirArg);
+const npmDir = path.resolve(npmDirArg);
 
 // --- dependencies -----------------------------------------------------------------------------------------
 fs.mkdirSync(npmDir, { recursive: true });
@@ -150,6 +152,15 @@ async function generalChecks(base, model) {
     assert.equal(r.usage.type, "tokens");
   });
 
+  await test("transcription of every container OpenAI lists", async () => {
+    for (const name of ["jfk.mp3", "jfk.flac", "jfk.ogg", "jfk.opus", "jfk.webm", "jfk.m4a", "jfk.mp4"]) {
+      const file = await OpenAI.toFile(fs.readFileSync(path.join(sharedDir, "fixtures/audio/formats", name)), name);
+      const r = await client.audio.transcriptions.create({ file, model, response_format: "verbose_json" });
+      check("CreateTranscriptionResponseVerboseJson", r);
+      assert.ok(Math.abs(r.duration - 11.0) < 0.1, `${name}: duration ${r.duration}`);
+    }
+  });
+
   await test("transcription json with logprobs", async () => {
     const r = await client.audio.transcriptions.create({ file: await audioFile(), model, include: ["logprobs"] });
     check("CreateTranscriptionResponseJson", r);
@@ -245,7 +256,8 @@ async function generalChecks(base, model) {
       if (chunk.usage) usage = chunk.usage;
     }
     assert.ok(text.length > 0);
-    assert.equal(finish, "stop");
+    // A real model may also stop at its length limit (the random-weight tiny model never ends on its own).
+    assert.ok(finish === "stop" || finish === "length", `finish_reason ${finish}`);
     check("CompletionUsage", usage);
   });
 

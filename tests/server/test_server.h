@@ -16,10 +16,11 @@ namespace hark::test {
 
 class TestServer {
  public:
-  explicit TestServer(server::ServerOptions options = {}) : engine(std::make_shared<FakeEngine>()) {
+  explicit TestServer(server::ServerOptions options = {}, server::AudioDecoder decoder = fake_wav_decoder)
+      : engine(std::make_shared<FakeEngine>()) {
     options.host = "127.0.0.1";
     options.port = 0;
-    server = std::make_unique<server::Server>(options, engine, fake_wav_decoder);
+    server = std::make_unique<server::Server>(options, engine, std::move(decoder));
     port = server->bind();
     thread = std::thread([this] { server->serve(); });
   }
