@@ -30,6 +30,9 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
 
+// Whether matmul() takes weights of this type (model loaders check their tensors with it).
+bool has_matmul(GgmlType weight);
+
 // The type the activations are converted to for a matmul with weights of type `weight`.
 // Throws hark::Error(kUnsupported) when there is no matmul kernel for `weight`.
 GgmlType activation_type(GgmlType weight);

@@ -53,6 +53,27 @@ void run_tiles(const KernelTable& k, GgmlType wt, int64_t n, const uint8_t* w, s
 
 }  // namespace
 
+bool has_matmul(GgmlType weight) {
+  switch (weight) {
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::BF16:
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
+    case GgmlType::Q8_0:
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
 GgmlType activation_type(GgmlType weight) {
   switch (weight) {
     case GgmlType::F32:

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/ggml_type.h"
+#include "kernels/kernels.h"
 
 namespace hark::gemma4 {
 namespace {
@@ -19,28 +20,6 @@ std::string shape_str(const std::vector<int64_t>& ne) {
   std::string s = "[";
   for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
   return s + "]";
-}
-
-// Types the matmul kernels take as weights.
-bool matmul_type(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q2_K:
-    case GgmlType::Q3_K:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
 }
 
 class Binder {
@@ -65,7 +44,7 @@ class Binder {
                              bool required = true) const {
     const gguf::TensorInfo* t = find(name, {n_in, n_out}, required);
     if (!t) return {};
-    if (!matmul_type(t->type))
+    if (!kernels::has_matmul(t->type))
       invalid("tensor '" + name + "' has type " + std::string(ggml_type_name(t->type)) +
               ", which hark cannot multiply");
     if (n_in % ggml_type_info(t->type).block_size != 0)

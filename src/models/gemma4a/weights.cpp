@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
 
 namespace hark::gemma4a {
 namespace {
@@ -28,27 +29,6 @@ int get_positive(const gguf::File& f, const std::string& key) {
   const int64_t v = f.get_int(key);
   if (v <= 0 || v > (1 << 20)) invalid(f, "key " + key + " = " + std::to_string(v) + " is out of range");
   return static_cast<int>(v);
-}
-
-bool matmul_type(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q2_K:
-    case GgmlType::Q3_K:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
 }
 
 class Binder {
@@ -108,7 +88,7 @@ class Binder {
     const std::string name = base + ".weight";
     if (ne.empty()) ne = {n_in, n_out};
     const gguf::TensorInfo& t = require(name, ne);
-    if (!matmul_type(t.type) || n_in % ggml_type_info(t.type).block_size != 0)
+    if (!kernels::has_matmul(t.type) || n_in % ggml_type_info(t.type).block_size != 0)
       invalid(f_, "tensor " + name + " has unsupported type " + std::string(ggml_type_name(t.type)) +
                       " for rows of " + std::to_string(n_in));
     Linear l;
