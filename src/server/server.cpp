@@ -248,6 +248,18 @@ struct EventWriter {
   }
   // Errors after the 200 header went out travel in the stream, in the shape OpenAI's SDKs raise.
   void error(const ApiError& e) { write("data: " + error_body(e) + "\n\n"); }
+  // Runs the generation of one stream; a failure becomes an in-stream error event, except a cancellation,
+  // which means nobody is listening.
+  template <typename F>
+  void run(F&& generate) {
+    try {
+      generate();
+    } catch (const Error& e) {
+      if (e.code() != Errc::kCancelled) error(from_error(e));
+    } catch (const std::exception& e) {
+      error(ApiError(500, "server_error", "internal_error", "", std::string("internal error: ") + e.what()));
+    }
+  }
 };
 
 void Server::Impl::stream_transcription(Response& res, std::shared_ptr<runtime::TranscribeRequest> request,
@@ -262,16 +274,11 @@ void Server::Impl::stream_transcription(Response& res, std::shared_ptr<runtime::
           out.write(sse(delta_event(delta, lp, logprobs)));
         };
         callbacks.cancelled = [&] { return out.failed || cancel_all || probe->gone(); };
-        try {
+        out.run([&] {
           const runtime::TranscribeResult r = engine->transcribe(*request, callbacks);
           metrics.add_usage(r.usage);
           out.write(sse(done_event(r, logprobs)));
-        } catch (const Error& e) {
-          if (e.code() != Errc::kCancelled) out.error(from_error(e));
-        } catch (const std::exception& e) {
-          out.error(ApiError(500, "server_error", "internal_error", "",
-                             std::string("internal error: ") + e.what()));
-        }
+        });
         slot.reset();
         sink.done();
         return true;
@@ -340,18 +347,13 @@ void Server::Impl::stream_chat(Response& res, std::shared_ptr<runtime::ChatReque
                                      include_usage)));
         };
         callbacks.cancelled = [&] { return out.failed || cancel_all || probe->gone(); };
-        try {
+        out.run([&] {
           const runtime::ChatResult r = engine->chat(*request, callbacks);
           metrics.add_usage(r.usage);
           out.write(sse(chat_chunk(id, created, model, json::object(), r.finish_reason, include_usage)));
           if (include_usage) out.write(sse(chat_usage_chunk(id, created, model, r.usage)));
           out.write("data: [DONE]\n\n");
-        } catch (const Error& e) {
-          if (e.code() != Errc::kCancelled) out.error(from_error(e));
-        } catch (const std::exception& e) {
-          out.error(ApiError(500, "server_error", "internal_error", "",
-                             std::string("internal error: ") + e.what()));
-        }
+        });
         slot.reset();
         sink.done();
         return true;
