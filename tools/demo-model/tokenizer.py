@@ -19,12 +19,26 @@ SPECIALS = [("<pad>", 3), ("<eos>", 3), ("<bos>", 3), ("<unk>", 3), ("<mask>", 3
             ("<|audio|>", 3), ("<image|>", 3), ("<audio|>", 3), ("<|video|>", 3)]
 T_NORMAL, T_CONTROL, T_USER, T_BYTE = 1, 3, 4, 6
 
-# The prompt hark sends for a transcription (thinking off: no system turn). See README.md.
-INSTRUCTION = "Transcribe the following speech segment in English into English text."
-PROMPT_HEAD = ["<bos>", "<|turn>", "user\n" + INSTRUCTION, "<|audio>"]  # specials and text pieces
-PROMPT_TAIL = ["<audio|>", "<turn|>", "\n", "<|turn>", "model\n"]
+# The prompt hark sends for a transcription (thinking off: no system turn), as `transcription_instruction()`
+# in src/text/chat_prompt.cpp builds it: with no language, with `language`, and with context text (the
+# previous window's transcript in long audio, or the request's `prompt`). See docs/prompt.md.
+FORMAT_ASR = (" Follow these specific instructions for formatting the answer:\n"
+              "* Only output the transcription, with no newlines.\n"
+              "* When transcribing numbers, write the digits, i.e. write 1.7 and not one point seven, and write 3 "
+              "instead of three.")
+CONTEXT_LINE = ("\n* The speech may continue this earlier text or use its names and terms; use it only as a guide "
+                "to spelling and style: ")
 END_OF_ANSWER = "<turn|>"
-EXTRA_WORDS = ["user", "model", "system", INSTRUCTION]
+
+
+def instruction(language=None, context=None):
+    s = (f"Transcribe the following speech segment in {language} into {language} text." if language else
+         "Transcribe the following speech segment in its original language.") + FORMAT_ASR
+    return s + CONTEXT_LINE + context.strip() if context and context.strip() else s
+
+
+INSTRUCTION = instruction()
+EXTRA_WORDS = ["user", "model", "system", instruction("English", "x")]
 # A minimal Gemma 4 turn template (no tools, no thinking), for clients that render the chat template.
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
@@ -50,9 +64,10 @@ class Tokenizer:
     @staticmethod
     def train(texts, n_merges):
         words = Counter()
-        for t in list(texts) + EXTRA_WORDS:
+        texts = list(texts)
+        for t, n in [(t, 1) for t in texts] + [(t, max(1, len(texts) // 20)) for t in EXTRA_WORDS]:
             for w in re.findall(r" ?[^ ]+", t.replace("\n", " ")):
-                words[tuple(w.replace(" ", SPACE))] += 1
+                words[tuple(w.replace(" ", SPACE))] += n
         chars = sorted({c for w in words for c in w} | {SPACE})
         tokens = [s for s, _ in SPECIALS] + ["\n"] + [f"<0x{b:02X}>" for b in range(256)]
         types = [ty for _, ty in SPECIALS] + [T_NORMAL] + [T_BYTE] * 256
@@ -123,9 +138,10 @@ class Tokenizer:
                 out += t.replace(SPACE, " ").encode("utf-8")
         return out.decode("utf-8", errors="replace")
 
-    def prompt(self):
+    def prompt(self, language=None, context=None):
         """(ids before the audio rows, ids after them) of the transcription prompt."""
-        return self.encode("".join(PROMPT_HEAD)), self.encode("".join(PROMPT_TAIL))
+        head = "<bos><|turn>user\n" + instruction(language, context) + "<|audio>"
+        return self.encode(head), self.encode("<audio|><turn|>\n<|turn>model\n")
 
     def save(self, path):
         with open(path, "w") as f:

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Train the demo speech model: a small Gemma 4 (gemma4 text decoder + gemma4a conformer encoder, every
-feature kept) on synthetic speech, with exactly the transcription prompt of tokenizer.py.
+feature kept) on synthetic speech, with exactly the transcription prompts hark sends (tokenizer.py).
 
   train.py --data DATA --out RUN [--steps N] [--minutes M]
 
@@ -133,9 +133,20 @@ def augment(pcm, r):
     return np.clip(pcm, -1.0, 1.0).astype(np.float32)
 
 
-def make_batch(items, tok, r=None):
-    """items: [(pcm, text)] -> (mel [B, 128, T], tokens [B, S], targets [B, S], valid [B, S])."""
-    head, tail = tok.prompt()
+def prompt_variant(tok, r, contexts):
+    """hark's prompt as a request or a long-audio window may shape it: mostly the default (no language),
+    some with `language` English, some with earlier text as context (another training sentence)."""
+    u = r.random()
+    if u < 0.7:
+        return tok.prompt()
+    if u < 0.85:
+        return tok.prompt(language="English")
+    return tok.prompt(context=" ".join(contexts[i] for i in r.choice(len(contexts), size=r.integers(1, 4))))
+
+
+def make_batch(items, tok, r=None, contexts=None):
+    """items: [(pcm, text)] -> (mel [B, 128, T], tokens [B, S], targets [B, S], valid [B, S]).
+    With r (training): augmentation and prompt variants drawn from it; contexts: texts to quote as context."""
     end = tok.id[END_OF_ANSWER]
     mels = [g4.log_mel(augment(p, r) if r is not None else p)[0] for p, _ in items]
     T = max(m.shape[1] for m in mels)
@@ -144,6 +155,7 @@ def make_batch(items, tok, r=None):
     for b, (m, (_, text)) in enumerate(zip(mels, items)):
         mel[b, :, :m.shape[1]] = torch.from_numpy(m)
         ans = tok.encode_text(text) + [end]
+        head, tail = prompt_variant(tok, r, contexts) if r is not None else tok.prompt()
         seq = head + [-1] * g4.n_audio_tokens(m.shape[1]) + tail + ans
         seqs.append(seq[:-1])
         tgts.append([-100] * (len(seq) - 1 - len(ans)) + ans)
@@ -202,9 +214,9 @@ def main():
     t0 = time.time()
 
     rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "train.tsv"))]
+    texts = [t for _, t in rows]
     tok_path = os.path.join(args.out, "tokenizer.json")
-    tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train([t for _, t in rows],
-                                                                                   args.n_merges)
+    tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train(texts, args.n_merges)
     tok.save(tok_path)
     text, audio = init_models(len(tok.tokens), args.seed)
     with open(os.path.join(args.out, "config.json"), "w") as f:
@@ -238,7 +250,7 @@ def main():
             if i not in wavs:
                 wavs[i] = read_wav(os.path.join(args.data, rows[i][0]))
             items.append((wavs[i], rows[i][1]))
-        mel, tokens, targets, valid = make_batch(items, tok, r)
+        mel, tokens, targets, valid = make_batch(items, tok, r, texts)
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for gr in opt.param_groups:
             gr["lr"] = lr
