@@ -1,4 +1,4 @@
-// `hark serve -m model.gguf --mmproj mmproj.gguf`: the OpenAI-compatible HTTP server (see docs/server.md).
+// `hark serve [-m model.gguf --mmproj mmproj.gguf]`: the OpenAI-compatible HTTP server (see docs/server.md).
 // Flags follow llama-server where one exists (-m, --mmproj, --host, --port, -t, -c, --parallel,
 // --api-key, --alias).
 #include <cstdio>
@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/model_paths.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
 #include "server/server.h"
@@ -24,9 +25,10 @@ struct ServeFlags {
 
 // Loads the model pair; a bad file stops the server before it listens, with a message naming the problem.
 std::shared_ptr<runtime::Engine> load_engine(const ServeFlags& f) {
+  const ModelPaths paths = resolve_model(f.model, f.mmproj);
   runtime::EngineOptions o;
-  o.model_path = f.model;
-  o.mmproj_path = f.mmproj;
+  o.model_path = paths.model;
+  o.mmproj_path = paths.mmproj;
   o.alias = f.server.alias;
   o.threads = f.threads;
   if (f.context > 0) o.n_ctx = f.context;
@@ -51,8 +53,8 @@ int run_serve(const ServeFlags& f) {
 const Command kServe(
     "serve", "Serve OpenAI's audio API (transcriptions, translations, chat with audio)", [](CLI::App& sub) {
       auto f = std::make_shared<ServeFlags>();
-      sub.add_option("-m,--model", f->model, "Gemma 4 text model GGUF")->required();
-      sub.add_option("--mmproj", f->mmproj, "Gemma 4 audio encoder GGUF (mmproj)")->required();
+      sub.add_option("-m,--model", f->model, kModelHelp);
+      sub.add_option("--mmproj", f->mmproj, kMmprojHelp);
       sub.add_option("--host", f->server.host, "Address to listen on")->capture_default_str();
       sub.add_option("--port", f->server.port, "Port to listen on")->capture_default_str();
       sub.add_option("-t,--threads", f->threads, "CPU threads for inference (default: all)");

@@ -1,4 +1,4 @@
-// `hark transcribe -m MODEL.gguf --mmproj MMPROJ.gguf AUDIO`: prints the transcript in any of the server's
+// `hark transcribe [-m MODEL.gguf --mmproj MMPROJ.gguf] AUDIO`: prints the transcript in any of the server's
 // response formats (the same formatter as `hark serve`, so the output is byte for byte what the API returns).
 #include <unistd.h>
 #include <chrono>
@@ -7,6 +7,7 @@
 
 #include "audio/decode.h"
 #include "cli/command.h"
+#include "cli/model_paths.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
 #include "server/formats.h"
@@ -35,9 +36,10 @@ int run_transcribe(const TranscribeArgs& a) {
   using clock = std::chrono::steady_clock;
   const server::ResponseFormat format = parse_format(a.format);
   const auto t0 = clock::now();
+  const ModelPaths paths = resolve_model(a.model, a.mmproj);
   runtime::EngineOptions eo;
-  eo.model_path = a.model;
-  eo.mmproj_path = a.mmproj;
+  eo.model_path = paths.model;
+  eo.mmproj_path = paths.mmproj;
   eo.threads = a.threads;
   eo.n_ctx = a.n_ctx;
   const auto engine = runtime::Gemma4Engine::load(eo);
@@ -92,8 +94,8 @@ int run_transcribe(const TranscribeArgs& a) {
 
 const Command kTranscribe("transcribe", "Transcribe (or translate) an audio file", [](CLI::App& sub) {
   auto a = std::make_shared<TranscribeArgs>();
-  sub.add_option("-m,--model", a->model, "Gemma 4 text model GGUF")->required();
-  sub.add_option("--mmproj", a->mmproj, "Gemma 4 audio encoder GGUF (mmproj)")->required();
+  sub.add_option("-m,--model", a->model, kModelHelp);
+  sub.add_option("--mmproj", a->mmproj, kMmprojHelp);
   sub.add_option("audio", a->audio, "Audio file (wav, mp3, flac, ogg, opus, webm, m4a, mp4, ...)")
       ->required();
   sub.add_option("-f,--format", a->format, "json, text, srt, vtt or verbose_json")->capture_default_str();
