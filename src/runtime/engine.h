@@ -109,6 +109,10 @@ struct Callbacks {
   std::function<void(std::string_view delta, std::span<const TokenLogprob> logprobs)> on_delta;
   // Polled between tokens; true means the client went away or the server is stopping.
   std::function<bool()> cancelled;
+  // Transcription progress in seconds of input audio: called once a stretch of audio is dealt with (a
+  // decoded window, or a pause that needs no decoding), with `done_s` never decreasing and the last call
+  // at done_s == total_s. The deltas of a window come before the progress call that covers it.
+  std::function<void(double done_s, double total_s)> on_progress;
 };
 
 class Engine {

@@ -198,9 +198,19 @@ TranscribeResult Gemma4Engine::transcribe(const TranscribeRequest& req, const Ca
       callbacks.on_delta(d, lp);
     };
 
+  // Progress: the pause before a window (which needs no decoding) is reported as done before the window is
+  // decoded, the window once it is, and the pause after the last window at the end.
+  int64_t done_ms = 0;
+  const auto progress = [&](int64_t ms) {
+    if (!callbacks.on_progress || ms <= done_ms || ms >= total_ms) return;  // the end is reported once, below
+    done_ms = ms;
+    callbacks.on_progress(static_cast<double>(ms) / 1000.0, r.duration);
+  };
+
   std::string context = req.prompt;
   for (const Window& w : windows) {
     if (callbacks.cancelled && callbacks.cancelled()) throw Error(Errc::kCancelled, "request cancelled");
+    progress(w.audio.start_ms);
     const size_t s0 = static_cast<size_t>(w.audio.start_ms * audio::kMelSampleRate / 1000);
     const size_t s1 =
         std::min(req.pcm16k.size(), static_cast<size_t>(w.audio.end_ms * audio::kMelSampleRate / 1000));
@@ -243,7 +253,10 @@ TranscribeResult Gemma4Engine::transcribe(const TranscribeRequest& req, const Ca
         const std::string& piece = tokenizer_->token_to_piece(g.tokens[i]);
         r.logprobs.push_back({piece, g.logprobs[i], std::vector<uint8_t>(piece.begin(), piece.end())});
       }
-    if (text.empty()) continue;
+    if (text.empty()) {
+      progress(w.audio.end_ms);
+      continue;
+    }
     if (callbacks.on_delta && !live) callbacks.on_delta((r.text.empty() ? "" : " ") + text, {});
     Segment seg;
     seg.id = static_cast<int>(r.segments.size());
@@ -262,7 +275,9 @@ TranscribeResult Gemma4Engine::transcribe(const TranscribeRequest& req, const Ca
     r.text += (r.text.empty() ? "" : " ") + text;
     r.segments.push_back(std::move(seg));
     context = tail_utf8(text, kContextBytes);
+    progress(w.audio.end_ms);
   }
+  if (callbacks.on_progress) callbacks.on_progress(r.duration, r.duration);
   r.usage.input_text_tokens -= r.usage.input_audio_tokens;
   return r;
 }

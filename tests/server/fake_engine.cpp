@@ -57,6 +57,7 @@ runtime::TranscribeResult FakeEngine::transcribe(const runtime::TranscribeReques
   r.language = request.translate ? "en" : (request.language.empty() ? "en" : request.language);
   const int n = static_cast<int>(std::ceil(r.duration / 2.0));
   int64_t n_tokens = 0;
+  windows_done = 0;
   for (int i = 0; i < n; ++i) {
     runtime::Segment s;
     s.id = i;
@@ -78,6 +79,8 @@ runtime::TranscribeResult FakeEngine::transcribe(const runtime::TranscribeReques
     s.compression_ratio = 1.0f;
     s.no_speech_prob = 0.01f;
     r.text += s.text;
+    ++windows_done;
+    if (callbacks.on_progress) callbacks.on_progress(s.end, r.duration);
     r.segments.push_back(std::move(s));
   }
   r.usage.input_audio_tokens = static_cast<int64_t>(std::ceil(r.duration * 25.0));

@@ -16,7 +16,8 @@ class FakeEngine : public runtime::Engine {
  public:
   std::string model_id() const override { return "fake-model"; }
   bool ready() const override { return ready_flag.load(); }
-  // One segment per started 2 s of audio: " Segment <i> of <n>." (translation: " Translated <i> of <n>.").
+  // One segment per started 2 s of audio: " Segment <i> of <n>." (translation: " Translated <i> of <n>."),
+  // each a window of its own: its words are streamed, then on_progress reports its end.
   // The prompt "fail after one word" makes it throw kResourceExhausted after the first word.
   runtime::TranscribeResult transcribe(const runtime::TranscribeRequest& request,
                                        const runtime::Callbacks& callbacks) override;
@@ -29,6 +30,7 @@ class FakeEngine : public runtime::Engine {
   std::atomic<int> cancelled_calls{0};
   std::atomic<int> running{0};
   std::atomic<int> max_running{0};
+  std::atomic<int> windows_done{0};  // windows of the current transcription finished so far
   // What the last transcription request carried.
   std::atomic<bool> last_translate{false};
   std::atomic<int> last_chunking_mode{0};
