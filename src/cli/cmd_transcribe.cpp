@@ -1,11 +1,15 @@
 // `hark transcribe [-m MODEL.gguf --mmproj MMPROJ.gguf] AUDIO`: prints the transcript in any of the server's
 // response formats (the same formatter as `hark serve`, so the output is byte for byte what the API returns).
+// Long audio gets a progress bar on stderr (when stderr is a terminal), so stdout stays the response body.
 #include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "audio/decode.h"
+#include "audio/mel.h"
 #include "cli/command.h"
 #include "cli/model_paths.h"
 #include "core/error.h"
@@ -21,7 +25,33 @@ struct TranscribeArgs {
   int threads = 0;
   int64_t n_ctx = 4096;
   bool translate = false, json = false, stream = false;
+  bool progress = false, no_progress = false;  // force the progress bar on or off
 };
+
+constexpr double kProgressMinSeconds = 30.0;  // shorter audio finishes before a bar would help
+
+std::string clock_time(double s) {
+  const int t = static_cast<int>(s);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+// Redraws one stderr line: "[#########-----------]  45%  2:15 / 5:00 of audio", ending it at the end.
+void draw_progress(double done, double total) {
+  constexpr int kWidth = 30;
+  const double f = total > 0 ? std::clamp(done / total, 0.0, 1.0) : 1.0;
+  const int filled = static_cast<int>(f * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.append(static_cast<size_t>(kWidth - filled), '-');
+  std::fprintf(stderr, "\r[%s] %3d%%  %s / %s of audio", bar.c_str(), static_cast<int>(f * 100.0),
+               clock_time(done).c_str(), clock_time(total).c_str());
+  if (done >= total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
 
 server::ResponseFormat parse_format(const std::string& f) {
   if (f == "json") return server::ResponseFormat::kJson;
@@ -60,6 +90,10 @@ int run_transcribe(const TranscribeArgs& a) {
       std::fwrite(d.data(), 1, d.size(), stdout);
       std::fflush(stdout);
     };
+  const double seconds = static_cast<double>(req.pcm16k.size()) / audio::kMelSampleRate;
+  const bool show_progress =
+      !a.no_progress && (a.progress || (isatty(STDERR_FILENO) && seconds > kProgressMinSeconds));
+  if (show_progress) cb.on_progress = draw_progress;
   const runtime::TranscribeResult r = engine->transcribe(req, cb);
   const auto t2 = clock::now();
   if (a.json) {
@@ -105,6 +139,11 @@ const Command kTranscribe("transcribe", "Transcribe (or translate) an audio file
   sub.add_flag("--translate", a->translate, "Translate to English");
   sub.add_flag("--json", a->json, "Print tokens, segments and timings as JSON");
   sub.add_flag("--stream", a->stream, "Print text as it is generated");
+  auto* on =
+      sub.add_flag("--progress", a->progress,
+                   "Show a progress bar on stderr (default: when stderr is a terminal and the audio is "
+                   "longer than 30 s)");
+  sub.add_flag("--no-progress", a->no_progress, "Never show the progress bar")->excludes(on);
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)");
   sub.add_option("-c,--ctx-size", a->n_ctx, "Context length in tokens")->capture_default_str();
   return [a] { return run_transcribe(*a); };

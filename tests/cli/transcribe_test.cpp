@@ -2,6 +2,7 @@
 // the formats, timestamps and error paths are what is checked here).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -51,6 +52,49 @@ TEST(Transcribe, SilenceGivesEmptyText) {
   auto r = transcribe(test::fixture("audio/silence_1s.wav") + " -f json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(r.output)["text"], "");
+}
+
+// `hark transcribe ARGS` with stdout captured and stderr written to `err_file`.
+test::CommandResult transcribe_stdout(const std::string& args, const std::string& err_file) {
+  const std::string m = test::fixture("gemma4-tiny/");
+  return test::run_command("{ " + test::hark_binary() + " transcribe -t 2 -m " + m + "model.gguf --mmproj " +
+                           m + "mmproj.gguf " + args + " 2>" + err_file + "; }");
+}
+
+// Progress goes to stderr only: stdout is the response body whether or not the bar is drawn (forced here for
+// an 11 s clip, which gets no bar by default).
+TEST(Transcribe, ProgressBarOnStderrLeavesStdoutAlone) {
+  const std::string dir = test::temp_dir();
+  const std::string clip = test::fixture("audio/jfk.wav") + " -f json";
+  auto plain = transcribe_stdout(clip + " --no-progress", dir + "/plain.err");
+  auto forced = transcribe_stdout(clip + " --progress", dir + "/forced.err");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  ASSERT_EQ(forced.status, 0) << forced.output;
+  EXPECT_EQ(forced.output, plain.output);
+  const auto err = test::read_file(dir + "/forced.err");
+  const std::string bar(err.begin(), err.end());
+  EXPECT_NE(bar.find("[##############################] 100%  0:11 / 0:11 of audio\n"), std::string::npos)
+      << bar;
+  EXPECT_EQ(bar.rfind('\n'), bar.size() - 1) << "the bar's line must be ended";
+  EXPECT_TRUE(test::read_file(dir + "/plain.err").empty());
+  // Not a terminal (a file here): no bar by default.
+  auto piped = transcribe_stdout(clip, dir + "/piped.err");
+  EXPECT_EQ(piped.output, plain.output);
+  EXPECT_TRUE(test::read_file(dir + "/piped.err").empty());
+}
+
+// Default on a terminal: stderr on a pseudo-terminal (util-linux `script`) shows the bar for 33 s of audio.
+TEST(Transcribe, ProgressBarByDefaultOnATerminalForLongAudio) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no `script` to make a pty";
+  const std::string dir = test::temp_dir();
+  const std::string m = test::fixture("gemma4-tiny/");
+  const std::string cmd = test::hark_binary() + " transcribe -t 2 -m " + m + "model.gguf --mmproj " + m +
+                          "mmproj.gguf " + test::fixture("audio/jfk_x3.wav") + " >" + dir + "/out.txt";
+  auto tty = test::run_command("script -qec '" + cmd + "' /dev/null");
+  ASSERT_EQ(tty.status, 0) << tty.output;
+  EXPECT_NE(tty.output.find("100%  0:33 / 0:33 of audio"), std::string::npos) << tty.output;
+  const auto out = test::read_file(dir + "/out.txt");
+  EXPECT_EQ(std::string(out.begin(), out.end()).find("of audio"), std::string::npos);
 }
 
 TEST(Transcribe, BadInputIsAOneLineError) {
