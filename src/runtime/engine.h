@@ -73,6 +73,7 @@ struct TranscribeResult {
   std::vector<Segment> segments;  // in time order; their texts concatenate to `text`
   std::string language;           // ISO-639-1 code of the input language (requested or detected)
   double duration = 0.0;          // seconds of input audio
+  int windows = 0;                // pieces of the audio sent to the model (pauses between them are not)
   Usage usage;
   std::vector<TokenLogprob> logprobs;  // every generated token, when want_logprobs
 };

@@ -211,6 +211,7 @@ TranscribeResult Gemma4Engine::transcribe(const TranscribeRequest& req, const Ca
   for (const Window& w : windows) {
     if (callbacks.cancelled && callbacks.cancelled()) throw Error(Errc::kCancelled, "request cancelled");
     progress(w.audio.start_ms);
+    ++r.windows;
     const size_t s0 = static_cast<size_t>(w.audio.start_ms * audio::kMelSampleRate / 1000);
     const size_t s1 =
         std::min(req.pcm16k.size(), static_cast<size_t>(w.audio.end_ms * audio::kMelSampleRate / 1000));

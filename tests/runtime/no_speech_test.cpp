@@ -82,6 +82,7 @@ void expect_nothing(const std::vector<float>& pcm, const char* what) {
   EXPECT_EQ(r.text, "") << what;
   EXPECT_TRUE(r.segments.empty()) << what << ": " << r.segments.size() << " segments, the first at "
                                   << r.segments.front().start << " s";
+  EXPECT_EQ(r.windows, 0) << what;
   EXPECT_EQ(r.usage.input_audio_tokens, 0) << what << ": the model was given audio";
   EXPECT_EQ(r.usage.output_tokens, 0) << what;
   EXPECT_DOUBLE_EQ(r.duration, 300.0);

@@ -57,6 +57,7 @@ TEST(Progress, AfterEveryWindowMonotonicAndEndingAtTheDuration) {
   Log log;
   const TranscribeResult r = tiny_engine()->transcribe(req, log.callbacks());
   ASSERT_EQ(r.segments.size(), 3u);
+  EXPECT_EQ(r.windows, 3);
   EXPECT_TRUE(log.pending.empty()) << "text streamed after the last progress call";
   // A call for each skipped pause (before each window), one after each window, one for the trailing pause.
   ASSERT_EQ(log.done.size(), 7u);
