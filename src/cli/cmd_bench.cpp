@@ -1,6 +1,7 @@
 // `hark bench -m MODEL --mmproj MMPROJ [AUDIO]`: times each stage of transcribing one clip (mel, encoder,
 // prefill, a fixed number of decode steps that ignore end of turn) and prints medians over repetitions as a
 // table and as JSON, with peak RSS. Without AUDIO it uses 30 s of a synthetic tone-and-noise signal.
+// With --audio-minutes it times the whole long-audio pipeline instead (cli/bench_long.h).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "audio/decode.h"
 #include "audio/mel.h"
+#include "cli/bench_long.h"
 #include "cli/command.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
@@ -19,9 +21,11 @@ namespace hark::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model, mmproj, audio, json_out;
-  int threads = 0, reps = 3, n_gen = 64;
+  std::string model, mmproj, json_out;
+  std::vector<std::string> audio;
+  int threads = 0, reps = 3, n_gen = 64, max_tokens_per_window = 0;
   double seconds = 30.0;
+  std::vector<double> audio_minutes;
 };
 
 double median(std::vector<double> v) {
@@ -35,6 +39,11 @@ double now_ms() {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (!a.audio_minutes.empty())
+    return run_long_bench(
+        {a.model, a.mmproj, a.json_out, a.audio, a.audio_minutes, a.threads, a.max_tokens_per_window});
+  if (a.audio.size() > 1)
+    throw Error(Errc::kInvalidArgument, "one clip at a time (several clips are for --audio-minutes)");
   runtime::EngineOptions eo;
   eo.model_path = a.model;
   eo.mmproj_path = a.mmproj;
@@ -45,7 +54,7 @@ int run_bench(const BenchArgs& a) {
   const double load_ms = now_ms() - t_load;
   std::vector<float> pcm;
   if (!a.audio.empty()) {
-    pcm = audio::decode_file(a.audio, {}).samples;
+    pcm = audio::decode_file(a.audio[0], {}).samples;
   } else {
     pcm.resize(static_cast<size_t>(a.seconds * audio::kMelSampleRate));
     uint32_t s = 1;
@@ -133,7 +142,17 @@ const Command kBench("bench", "Time mel, encoder, prefill and decode on one clip
                        sub.add_option("-m,--model", a->model, "Gemma 4 text model GGUF")->required();
                        sub.add_option("--mmproj", a->mmproj, "Gemma 4 audio encoder GGUF")->required();
                        sub.add_option("audio", a->audio,
-                                      "Audio file (default: a synthetic clip of --seconds)");
+                                      "Audio file (default: a synthetic clip of --seconds); with "
+                                      "--audio-minutes, the speech clips to build the audio from");
+                       sub.add_option("--audio-minutes", a->audio_minutes,
+                                      "Time the long-audio pipeline on audio of these lengths (e.g. 1,5,20), "
+                                      "each in a fresh process")
+                           ->delimiter(',')
+                           ->check(CLI::Range(0.05, 600.0));
+                       sub.add_option("--max-tokens-per-window", a->max_tokens_per_window,
+                                      "With --audio-minutes: cap on tokens generated per window (0 = the "
+                                      "engine's default)")
+                           ->check(CLI::Range(0, 4096));
                        sub.add_option("--seconds", a->seconds, "Length of the synthetic clip")
                            ->capture_default_str()
                            ->check(CLI::Range(1.0, 3600.0));
