@@ -37,6 +37,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// User + system CPU seconds of this process, all threads: on a shared machine less disturbed by other jobs
+// than wall time.
+double cpu_seconds() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
 // In the child: load, build the audio, transcribe; the result as one JSON object.
 nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<float>>& clips, double minutes) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -52,9 +61,11 @@ nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<flo
   const double load_s = seconds_since(t0);
   runtime::TranscribeRequest req;
   req.pcm16k = build_audio(clips, minutes, a.pause_s);
+  const double pcm_mb = static_cast<double>(req.pcm16k.size() * sizeof(float)) / (1024.0 * 1024.0);
   const auto t1 = std::chrono::steady_clock::now();
+  const double c1 = cpu_seconds();
   const runtime::TranscribeResult r = engine->transcribe(req, {});
-  const double wall = seconds_since(t1);
+  const double wall = seconds_since(t1), cpu = cpu_seconds() - c1;
   return {{"audio_minutes", minutes},
           {"threads", engine->pool().size()},
           {"windows", r.windows},
@@ -64,7 +75,11 @@ nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<flo
           {"load_s", load_s},
           {"wall_s", wall},
           {"s_per_audio_minute", wall / minutes},
-          {"s_per_window", r.windows > 0 ? wall / r.windows : 0.0}};
+          {"s_per_window", r.windows > 0 ? wall / r.windows : 0.0},
+          {"cpu_s", cpu},
+          {"cpu_s_per_audio_minute", cpu / minutes},
+          {"cpu_s_per_window", r.windows > 0 ? cpu / r.windows : 0.0},
+          {"pcm_mb", pcm_mb}};
 }
 
 // Runs run_one in a forked child and reads its JSON back through a pipe; adds the child's peak RSS.
@@ -108,6 +123,8 @@ nlohmann::json run_in_child(const LongBenchArgs& a, const std::vector<std::vecto
                                                                            : "child exited abnormally"));
   nlohmann::json out = j;
   out["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
+  // The decoded input is held whole (4 bytes a sample); what is left is the pipeline's own peak.
+  out["peak_rss_minus_pcm_mb"] = out["peak_rss_mb"].get<double>() - out["pcm_mb"].get<double>();
   return out;
 }
 
@@ -121,8 +138,8 @@ int run_long_bench(const LongBenchArgs& a) {
     if (clips.back().empty()) throw Error(Errc::kAudioEmpty, path + " has no samples");
   }
   nlohmann::json runs = nlohmann::json::array();
-  std::printf("%8s %8s %9s %12s %10s %10s\n", "minutes", "windows", "wall s", "s/audio min", "s/window",
-              "peak MB");
+  std::printf("%8s %8s %9s %12s %10s %12s %10s %10s %12s\n", "minutes", "windows", "wall s", "s/audio min",
+              "s/window", "cpu s/min", "cpu s/win", "peak MB", "peak-pcm MB");
   for (double m : a.minutes) {
     const nlohmann::json r = run_in_child(a, clips, m);
     std::printf("%8.2f %8d %9.2f %12.3f %10.3f %10.1f\n", m, r["windows"].get<int>(),

@@ -38,6 +38,12 @@ TEST(BenchLong, OneRunPerLengthWithConsistentFields) {
     EXPECT_NEAR(run["s_per_audio_minute"].get<double>(), wall / minutes, 1e-9);
     EXPECT_NEAR(run["s_per_window"].get<double>(), wall / windows, 1e-9);
     EXPECT_GT(run["load_s"].get<double>(), 0.0);
+    EXPECT_GT(run["cpu_s"].get<double>(), 0.0);
+    EXPECT_NEAR(run["cpu_s_per_audio_minute"].get<double>(), run["cpu_s"].get<double>() / minutes, 1e-9);
+    EXPECT_NEAR(run["cpu_s_per_window"].get<double>(), run["cpu_s"].get<double>() / windows, 1e-9);
+    EXPECT_NEAR(run["pcm_mb"].get<double>(), minutes * 60 * 16000 * 4 / (1024.0 * 1024.0), 1e-6);
+    EXPECT_NEAR(run["peak_rss_minus_pcm_mb"].get<double>(),
+                run["peak_rss_mb"].get<double>() - run["pcm_mb"].get<double>(), 1e-9);
     EXPECT_EQ(run["threads"], 2);
     // The child's own peak: at least the mapped tiny model, far below anything leaking per window.
     EXPECT_GT(run["peak_rss_mb"].get<double>(), 5.0);
