@@ -142,9 +142,11 @@ int run_long_bench(const LongBenchArgs& a) {
               "s/window", "cpu s/min", "cpu s/win", "peak MB", "peak-pcm MB");
   for (double m : a.minutes) {
     const nlohmann::json r = run_in_child(a, clips, m);
-    std::printf("%8.2f %8d %9.2f %12.3f %10.3f %10.1f\n", m, r["windows"].get<int>(),
+    std::printf("%8.2f %8d %9.2f %12.3f %10.3f %12.3f %10.3f %10.1f %12.1f\n", m, r["windows"].get<int>(),
                 r["wall_s"].get<double>(), r["s_per_audio_minute"].get<double>(),
-                r["s_per_window"].get<double>(), r["peak_rss_mb"].get<double>());
+                r["s_per_window"].get<double>(), r["cpu_s_per_audio_minute"].get<double>(),
+                r["cpu_s_per_window"].get<double>(), r["peak_rss_mb"].get<double>(),
+                r["peak_rss_minus_pcm_mb"].get<double>());
     std::fflush(stdout);
     runs.push_back(r);
   }
