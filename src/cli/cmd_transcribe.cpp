@@ -91,8 +91,11 @@ int run_transcribe(const TranscribeArgs& a) {
       std::fflush(stdout);
     };
   const double seconds = static_cast<double>(req.pcm16k.size()) / audio::kMelSampleRate;
+  // Not by default with --stream: streamed text on the same terminal would be overdrawn by the bar.
+  const bool streaming_text = a.stream && !a.json;
   const bool show_progress =
-      !a.no_progress && (a.progress || (isatty(STDERR_FILENO) && seconds > kProgressMinSeconds));
+      !a.no_progress &&
+      (a.progress || (isatty(STDERR_FILENO) && seconds > kProgressMinSeconds && !streaming_text));
   if (show_progress) cb.on_progress = draw_progress;
   const runtime::TranscribeResult r = engine->transcribe(req, cb);
   const auto t2 = clock::now();
@@ -139,10 +142,9 @@ const Command kTranscribe("transcribe", "Transcribe (or translate) an audio file
   sub.add_flag("--translate", a->translate, "Translate to English");
   sub.add_flag("--json", a->json, "Print tokens, segments and timings as JSON");
   sub.add_flag("--stream", a->stream, "Print text as it is generated");
-  auto* on =
-      sub.add_flag("--progress", a->progress,
-                   "Show a progress bar on stderr (default: when stderr is a terminal and the audio is "
-                   "longer than 30 s)");
+  auto* on = sub.add_flag("--progress", a->progress,
+                          "Show a progress bar on stderr (default: when stderr is a terminal, the audio is "
+                          "longer than 30 s and text is not streamed)");
   sub.add_flag("--no-progress", a->no_progress, "Never show the progress bar")->excludes(on);
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)");
   sub.add_option("-c,--ctx-size", a->n_ctx, "Context length in tokens")->capture_default_str();

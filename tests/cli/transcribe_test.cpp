@@ -88,13 +88,21 @@ TEST(Transcribe, ProgressBarByDefaultOnATerminalForLongAudio) {
   if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no `script` to make a pty";
   const std::string dir = test::temp_dir();
   const std::string m = test::fixture("gemma4-tiny/");
-  const std::string cmd = test::hark_binary() + " transcribe -t 2 -m " + m + "model.gguf --mmproj " + m +
-                          "mmproj.gguf " + test::fixture("audio/jfk_x3.wav") + " >" + dir + "/out.txt";
-  auto tty = test::run_command("script -qec '" + cmd + "' /dev/null");
+  const auto on_tty = [&](const std::string& extra) {
+    const std::string cmd = test::hark_binary() + " transcribe -t 2 -m " + m + "model.gguf --mmproj " + m +
+                            "mmproj.gguf " + test::fixture("audio/jfk_x3.wav") + extra + " >" + dir +
+                            "/out.txt";
+    return test::run_command("script -qec '" + cmd + "' /dev/null");
+  };
+  auto tty = on_tty("");
   ASSERT_EQ(tty.status, 0) << tty.output;
   EXPECT_NE(tty.output.find("100%  0:33 / 0:33 of audio"), std::string::npos) << tty.output;
   const auto out = test::read_file(dir + "/out.txt");
   EXPECT_EQ(std::string(out.begin(), out.end()).find("of audio"), std::string::npos);
+  // Streamed text would share the screen with the bar: no bar unless asked for.
+  auto streamed = on_tty(" --stream");
+  ASSERT_EQ(streamed.status, 0) << streamed.output;
+  EXPECT_EQ(streamed.output.find("of audio"), std::string::npos) << streamed.output;
 }
 
 TEST(Transcribe, BadInputIsAOneLineError) {
