@@ -36,6 +36,7 @@ KernelTable build(Isa isa) {
   if (isa >= Isa::kAvx512) {
     fill_avx512(t);
     fill_avx512_tiles(t);
+    fill_avx512_gemm(t);
   }
   t.isa = isa;
   return t;
