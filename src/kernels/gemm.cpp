@@ -2,10 +2,10 @@
 // products (each output a horizontal sum, activations re-read per row tile); here each output tile lives in
 // registers while k runs, fed from two packed panels:
 //   - A (activations, rounded to f16 as matmul rounds them): packed once per call, [k block][token strip]
-//     panels of [kc][mr], shared read-only by all threads; one k block of all tokens (750 x 256 floats,
-//     0.75 MiB) stays in a core's L2 while that core walks its weight strips;
+//     panels of [kc][mr], shared read-only by all threads; one k block of all tokens (750 x 384 floats,
+//     1.1 MiB) stays in a core's L2 while that core walks its weight strips;
 //   - B (one strip of nr weight rows, converted to f32 and transposed to [kc][nr]): packed by the thread
-//     that uses it, 32 KiB, stays in L1 while every token strip of the task runs against it.
+//     that uses it, 48 KiB, stays in L1/L2 while every token strip of the task runs against it.
 // Work is split over the pool by output column groups (and by token ranges when there are too few
 // groups), so every thread packs only the weights it multiplies and outputs are written by one thread.
 #include <algorithm>
@@ -21,9 +21,12 @@
 namespace hark::kernels {
 namespace {
 
-constexpr int64_t kKc = 256;         // k per panel: B strip 256 x 32 f32 = 32 KiB (L1 is 48 KiB)
+// Chosen by measurement (matmul_bench gemm rows, 1 thread, dev VM): k panels of 384 and 8 strips per
+// task beat 256 / 4 by ~10 % at 1024 -> 4096 and ~20 % at 4096 -> 1024, where A (12 MiB) exceeds L2 and
+// each (task, k block) fetches its A block from L3 once for all the strips of the task.
+constexpr int64_t kKc = 384;         // k per panel: B strip 384 x 32 f32 = 48 KiB
 constexpr int64_t kMinTokens = 32;   // below this the matmul tiles are as fast and need no packing
-constexpr int64_t kGroupStrips = 4;  // weight strips per task: A block reused from L2 across them
+constexpr int64_t kGroupStrips = 8;  // weight strips per task: A block reused from L2 across them
 
 // A 64-byte aligned float buffer kept per thread, so steady-state calls do not allocate.
 float* scratch(std::vector<float>& v, int64_t n) {

@@ -61,6 +61,8 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
+    // A streams from L2 (a new line every ~1.1 k); fetching it 16 k ahead measured a few % faster.
+    _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * kMr), _MM_HINT_T0);
     const __m512 b0 = _mm512_loadu_ps(b + k * kNr);
     const __m512 b1 = _mm512_loadu_ps(b + k * kNr + 16);
     for (int i = 0; i < kMr; ++i) {
