@@ -37,6 +37,7 @@ KernelTable build(Isa isa) {
     fill_avx512(t);
     fill_avx512_tiles(t);
     fill_avx512_gemm(t);
+    fill_avx512_act(t);
   }
   t.isa = isa;
   return t;

@@ -36,6 +36,11 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using TileFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* x, size_t x_stride,
                         int nt, float* y, int64_t ldy);
 
+// y[i] = silu(x[i]) = x[i] / (1 + exp(-x[i])); y may be x.
+using SiluFn = void (*)(const float* x, float* y, int64_t n);
+// y[i] = a[i] * sigmoid(b[i]) = a[i] / (1 + exp(-b[i])) (a GLU gate); y may be a.
+using GluFn = void (*)(const float* a, const float* b, float* y, int64_t n);
+
 // The three leaves of the blocked F16 GEMM (gemm.cpp drives them). The GEMM computes C[t][o] =
 // sum_k A[t][k] * B[k][o] with A the activations and B the transposed weight, one mr x nr register tile of
 // C at a time, from panels packed so the tile reads both operands sequentially.
@@ -61,6 +66,8 @@ struct KernelTable {
   ConvertFn from_float[kMaxTypeId] = {};  // by activation type id
   ToFloatFn to_float[kMaxTypeId] = {};    // by type id, optional (else the scalar reference)
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
+  SiluFn silu = nullptr;                  // every table has these two (scalar ones at least)
+  GluFn glu = nullptr;
 };
 
 // The table for `isa`; the caller checks cpu_supports(isa) before calling its entries.
@@ -76,6 +83,7 @@ void fill_avx2_tiles(KernelTable& t);
 void fill_avx512(KernelTable& t);
 void fill_avx512_tiles(KernelTable& t);
 void fill_avx512_gemm(KernelTable& t);
+void fill_avx512_act(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,

@@ -32,6 +32,11 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 // kInvalidArgument for a weight that is not F16.
 void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 
+// Activations over n floats, vectorised where the CPU allows (within a few ulp of std::exp's results):
+// silu: y = x / (1 + exp(-x)); glu: y = a * sigmoid(b). y may alias x (silu) or a (glu).
+void silu(const float* x, float* y, int64_t n);
+void glu(const float* a, const float* b, float* y, int64_t n);
+
 // Converts n elements (a multiple of the block size) of one row; dequantize_row also serves embedding
 // lookups (src = start of the row). Throws hark::Error(kUnsupported) for types hark cannot convert.
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);

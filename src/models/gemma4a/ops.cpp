@@ -98,9 +98,7 @@ void layer_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float
 }
 
 void silu(float* x, int64_t n, ThreadPool& pool) {
-  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
-  });
+  pool.parallel_for(n, 4096, [&](int64_t b, int64_t e) { kernels::silu(x + b, x + b, e - b); });
 }
 
 void relu(float* x, int64_t n, ThreadPool& pool) {
@@ -143,10 +141,7 @@ void conv2d_s2(const float* in, int t_in, int f_in, int c_in, const Linear& w, f
 
 void glu(const float* x, float* y, int64_t n, int64_t d, ThreadPool& pool) {
   pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const float* xr = x + t * 2 * d;
-      for (int64_t c = 0; c < d; ++c) y[t * d + c] = xr[c] * (1.0f / (1.0f + std::exp(-xr[d + c])));
-    }
+    for (int64_t t = b; t < e; ++t) kernels::glu(x + t * 2 * d, x + t * 2 * d + d, y + t * d, d);
   });
 }
 
