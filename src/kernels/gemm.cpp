@@ -25,7 +25,7 @@ namespace {
 // task beat 256 / 4 by ~10 % at 1024 -> 4096 and ~20 % at 4096 -> 1024, where A (12 MiB) exceeds L2 and
 // each (task, k block) fetches its A block from L3 once for all the strips of the task.
 constexpr int64_t kKc = 384;         // k per panel: B strip 384 x 32 f32 = 48 KiB
-constexpr int64_t kMinTokens = 32;   // below this the matmul tiles are as fast and need no packing
+constexpr int64_t kMinTokens = 32;   // fewer tokens go to matmul (no packing to amortise; not tuned)
 constexpr int64_t kGroupStrips = 8;  // weight strips per task: A block reused from L2 across them
 
 // A 64-byte aligned float buffer kept per thread, so steady-state calls do not allocate.
