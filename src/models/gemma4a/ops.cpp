@@ -57,8 +57,8 @@ void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& po
     });
     x = clamped.data();
   }
-  // F16 weights (the published mmproj files) take the blocked GEMM: same rounding, 1.4x+ faster at 750
-  // tokens.
+  // F16 weights (the published mmproj files) take the blocked GEMM: same rounding, about 2x faster at 750
+  // tokens (docs/kernels.md).
   if (l.w.type == GgmlType::F16) {
     kernels::gemm_f16(l.w, x, n, y, &pool);
   } else {
