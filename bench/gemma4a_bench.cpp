@@ -1,7 +1,8 @@
 // The gemma4a audio encoder at E2B size on one 30 s chunk (3000 mel frames -> 750 tokens), with random F16
 // weights: E = 1024, FFN 4096, 8 heads, subsampling channels 128/32, output 1536 (about 445 GFLOP with
-// all 12 blocks). The argument is the number of conformer blocks, so a slow machine can time one block and
-// scale. Counters: "x_realtime" (audio seconds per wall second) and "GFLOPs" (matmul work per second).
+// all 12 blocks). The arguments are the number of conformer blocks (a slow machine can time one block and
+// scale) and the number of threads (0 = all cores). Counters: "x_realtime" (audio seconds per wall second)
+// and "GFLOPs" (matmul work per second).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -86,7 +87,7 @@ void BM_Gemma4aEncode30s(benchmark::State& state) {
   const auto enc = hark::gemma4a::AudioEncoder::load(f);
   std::vector<float> mel(static_cast<size_t>(kMel) * kFrames);  // [kMel][kFrames]
   for (size_t i = 0; i < mel.size(); ++i) mel[i] = std::sin(0.01f * static_cast<float>(i)) * 3.0f - 4.0f;
-  hark::ThreadPool pool(0);
+  hark::ThreadPool pool(static_cast<int>(state.range(1)));
   for (auto _ : state) benchmark::DoNotOptimize(enc.encode(mel, kFrames, pool));
   // Matmul work: per block 2 FFNs (2 x 2 x E x FFN), q/k/v/out + conv_pw2 (5 x E^2), conv_pw1 (2 x E^2);
   // then the subsampling convs, the input projection and the two output projections.
@@ -98,7 +99,13 @@ void BM_Gemma4aEncode30s(benchmark::State& state) {
   state.counters["x_realtime"] = benchmark::Counter(30.0, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOPs"] = benchmark::Counter(flop * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_Gemma4aEncode30s)->Arg(1)->Arg(12)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gemma4aEncode30s)
+    ->Args({1, 0})
+    ->Args({12, 0})
+    ->Args({12, 1})
+    ->Args({12, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -2,6 +2,8 @@
 // matvec (n_tok = 1) is bound by weight bandwidth: it cycles through enough copies of the weight (>= 512 MiB)
 // that each call reads from DRAM, not cache. Prefill shapes (n_tok = 64, 512) reuse one copy.
 // Counters (per second): weight_GB = weight bytes read, GFLOP = 2 * n_in * n_out * n_tok.
+// gemm/...: the audio encoder's F16 linears (750 tokens, E2B widths) through gemm_f16 and, for comparison,
+// matmul; peak_frac = GFLOP/s over the ~230 GFLOP/s FP32 FMA peak of the 2-core dev VM.
 // Run: build/dev/bench/matmul_bench [--benchmark_filter=Q4_K]; HARK_ISA=avx2 to compare ISAs.
 #include <benchmark/benchmark.h>
 
@@ -9,8 +11,10 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/fp16.h"
 #include "core/quant.h"
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
@@ -85,7 +89,45 @@ void bm_matmul(benchmark::State& state, GgmlType t, int64_t n_tok, int threads) 
   state.SetLabel(hark::kernels::isa_name(hark::kernels::active_isa()));
 }
 
+// One F16 weight [n_out][n_in] times 750 token rows, through gemm_f16 (use_gemm) or matmul.
+void bm_gemm(benchmark::State& state, int64_t n_in, int64_t n_out, int threads, bool use_gemm) {
+  constexpr int64_t kTok = 750;  // one 30 s audio chunk
+  constexpr double kPeakGflops = 230.0;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<hark::fp16_t> w(static_cast<size_t>(n_in * n_out));  // [n_out][n_in]
+  for (auto& v : w) v = hark::f32_to_fp16(0.05f * dist(rng));
+  std::vector<float> x(static_cast<size_t>(n_in * kTok)), y(static_cast<size_t>(n_out * kTok));  // [kTok][.]
+  for (auto& v : x) v = dist(rng);
+  hark::ThreadPool pool(threads);
+  const hark::kernels::WeightView wv{GgmlType::F16, w.data(), n_in, n_out};
+  for (auto _ : state) {
+    if (use_gemm) {
+      hark::kernels::gemm_f16(wv, x.data(), kTok, y.data(), &pool);
+    } else {
+      hark::kernels::matmul(wv, x.data(), kTok, y.data(), &pool);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double gflop = static_cast<double>(state.iterations()) * 2.0 * n_in * n_out * kTok / 1e9;
+  state.counters["GFLOP"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+  state.counters["peak_frac"] = benchmark::Counter(gflop / kPeakGflops, benchmark::Counter::kIsRate);
+  state.SetLabel(hark::kernels::isa_name(hark::kernels::active_isa()));
+}
+
 const int kRegistered = [] {
+  for (const auto& [n_in, n_out] : {std::pair<int64_t, int64_t>{1024, 4096}, {4096, 1024}}) {
+    for (bool use_gemm : {true, false}) {
+      for (int threads : {1, 2}) {
+        const std::string name = std::string(use_gemm ? "gemm_f16/" : "matmul_f16/") + std::to_string(n_in) +
+                                 "x" + std::to_string(n_out) + "/tok:750/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bm_gemm, n_in, n_out, threads, use_gemm)
+            ->Unit(benchmark::kMillisecond)
+            ->MinTime(0.5)
+            ->UseRealTime();
+      }
+    }
+  }
   const GgmlType types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
                             GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q5_1,
                             GgmlType::Q4_K, GgmlType::Q4_0, GgmlType::Q4_1};

@@ -36,6 +36,8 @@ KernelTable build(Isa isa) {
   if (isa >= Isa::kAvx512) {
     fill_avx512(t);
     fill_avx512_tiles(t);
+    fill_avx512_gemm(t);
+    fill_avx512_act(t);
   }
   t.isa = isa;
   return t;

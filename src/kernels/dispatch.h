@@ -36,6 +36,27 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using TileFn = void (*)(int64_t n, const void* w, size_t w_stride, int nr, const void* x, size_t x_stride,
                         int nt, float* y, int64_t ldy);
 
+// y[i] = silu(x[i]) = x[i] / (1 + exp(-x[i])); y may be x.
+using SiluFn = void (*)(const float* x, float* y, int64_t n);
+// y[i] = a[i] * sigmoid(b[i]) = a[i] / (1 + exp(-b[i])) (a GLU gate); y may be a.
+using GluFn = void (*)(const float* a, const float* b, float* y, int64_t n);
+
+// The three leaves of the blocked F16 GEMM (gemm.cpp drives them). The GEMM computes C[t][o] =
+// sum_k A[t][k] * B[k][o] with A the activations and B the transposed weight, one mr x nr register tile of
+// C at a time, from panels packed so the tile reads both operands sequentially.
+struct GemmF16Kernels {
+  int mr = 0;  // tokens per tile (broadcast operand)
+  int nr = 0;  // weight rows per tile (vector operand)
+  // dst[k][i] = f32(f16(x[i * ldx + k])) for k < kc, i < rows; rows <= i < mr are zero.
+  void (*pack_a)(const float* x, int64_t ldx, int rows, int64_t kc, float* dst) = nullptr;
+  // dst[k][j] = f32(w[j * ldw + k]) for k < kc, j < cols (w: f16 weight rows); cols <= j < nr are zero.
+  void (*pack_b)(const uint16_t* w, int64_t ldw, int cols, int64_t kc, float* dst) = nullptr;
+  // c[i * ldc + j] (+)= sum_k a[k * mr + i] * b[k * nr + j] for i < rows, j < cols, summed in f32 in k
+  // order; `add` adds that sum to c, else c is overwritten. Other elements of c are not touched.
+  void (*tile)(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
+               bool add) = nullptr;
+};
+
 constexpr int kMaxTypeId = 40;  // above every GgmlType id hark knows
 
 struct KernelTable {
@@ -44,6 +65,9 @@ struct KernelTable {
   TileFn tile[kMaxTypeId] = {};           // by weight type id, optional
   ConvertFn from_float[kMaxTypeId] = {};  // by activation type id
   ToFloatFn to_float[kMaxTypeId] = {};    // by type id, optional (else the scalar reference)
+  GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
+  SiluFn silu = nullptr;                  // every table has these two (scalar ones at least)
+  GluFn glu = nullptr;
 };
 
 // The table for `isa`; the caller checks cpu_supports(isa) before calling its entries.
@@ -58,9 +82,16 @@ void fill_avx2(KernelTable& t);
 void fill_avx2_tiles(KernelTable& t);
 void fill_avx512(KernelTable& t);
 void fill_avx512_tiles(KernelTable& t);
+void fill_avx512_gemm(KernelTable& t);
+void fill_avx512_act(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
                  ThreadPool* pool);
+// gemm_f16 with a given table; small n_tok or a table without GEMM kernels go to matmul_with.
+void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
+                   ThreadPool* pool);
+// The scalar twin of gemm_f16: the same product, element by element, summed in double.
+void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y);
 
 }  // namespace hark::kernels

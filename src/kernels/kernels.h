@@ -25,6 +25,18 @@ struct WeightView {
 // kInvalidArgument when n_in is not a multiple of the type's block size.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 
+// The same product as matmul() for an F16 weight (activations rounded to f16 as matmul rounds them, so
+// results track llama.cpp), computed as a cache-blocked GEMM for many tokens at once (the audio encoder's
+// 750-token chunks): each output sums its products in f32, k in order within blocks of 384, then the
+// blocks. Runs matmul() for few tokens or on a CPU without the GEMM kernels. Throws like matmul(), and
+// kInvalidArgument for a weight that is not F16.
+void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+
+// Activations over n floats, vectorised where the CPU allows (within a few ulp of std::exp's results):
+// silu: y = x / (1 + exp(-x)); glu: y = a * sigmoid(b). y may alias x (silu) or a (glu).
+void silu(const float* x, float* y, int64_t n);
+void glu(const float* a, const float* b, float* y, int64_t n);
+
 // Converts n elements (a multiple of the block size) of one row; dequantize_row also serves embedding
 // lookups (src = start of the row). Throws hark::Error(kUnsupported) for types hark cannot convert.
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);

@@ -157,6 +157,14 @@ void check_row_length(const char* what, GgmlType t, int64_t n) {
 }
 }  // namespace
 
+void silu(const float* x, float* y, int64_t n) {
+  active_kernels().silu(x, y, n);
+}
+
+void glu(const float* a, const float* b, float* y, int64_t n) {
+  active_kernels().glu(a, b, y, n);
+}
+
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   check_row_length("dequantize_row", t, n);
   const ToFloatFn f = active_kernels().to_float[static_cast<int>(t)];

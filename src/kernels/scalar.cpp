@@ -1,6 +1,7 @@
 // Scalar kernels: the twin every SIMD kernel is tested against, and the fallback on any CPU. Integer parts
 // of the quantized dots are exact; block results are summed in float in block order, as ggml's generic
 // code does. Float dots accumulate in double so the twin is a tight reference.
+#include <cmath>
 #include <cstring>
 
 #include "core/fp16.h"
@@ -250,6 +251,13 @@ void to_q8_k(const float* src, void* dst, int64_t n) {
   quantize_q8_k(src, static_cast<BlockQ8_K*>(dst), n);
 }
 
+void silu_scalar(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+void glu_scalar(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.0f / (1.0f + std::exp(-b[i])));
+}
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -257,6 +265,8 @@ constexpr int id(GgmlType t) {
 }  // namespace
 
 void fill_scalar(KernelTable& t) {
+  t.silu = silu_scalar;
+  t.glu = glu_scalar;
   t.dot[id(GgmlType::F32)] = dot_f32;
   t.dot[id(GgmlType::F16)] = dot_f16;
   t.dot[id(GgmlType::BF16)] = dot_bf16;

@@ -44,7 +44,7 @@ void half_ffn(const Hparams& hp, const std::vector<float>& norm, const Linear& u
   ops::silu(s.ff.data(), n * hp.n_ff, pool);
   ops::linear(down, s.ff.data(), n, s.o.data(), pool);
   ops::rms_norm(s.o.data(), s.o.data(), n, E, post_norm.data(), hp.eps, pool);
-  for (int64_t i = 0; i < n * E; ++i) x[i] += s.o[i] * kFfnResidualWeight;
+  ops::add_scaled(x.data(), s.o.data(), n * E, kFfnResidualWeight, pool);
 }
 
 // x += post_norm(out(local_attention(norm(x))))
@@ -74,7 +74,7 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
                        kSoftcap, s.h.data(), pool);
   ops::linear(L.attn_out, s.h.data(), n, s.o.data(), pool);
   ops::rms_norm(s.o.data(), s.o.data(), n, E, L.attn_post_norm.data(), hp.eps, pool);
-  for (int64_t i = 0; i < n * E; ++i) x[i] += s.o[i];
+  ops::add_scaled(x.data(), s.o.data(), n * E, 1.0f, pool);
 }
 
 // x += pw2(silu(norm(dwconv(glu(pw1(norm(x)))))))
@@ -90,7 +90,7 @@ void light_conv(const Hparams& hp, const Block& L, int64_t n, std::vector<float>
   ops::rms_norm(s.h.data(), s.h.data(), n, E, L.conv_dw_norm.data(), hp.eps, pool);
   ops::silu(s.h.data(), n * E, pool);
   ops::linear(L.conv_pw2, s.h.data(), n, s.o.data(), pool);
-  for (int64_t i = 0; i < n * E; ++i) x[i] += s.o[i];
+  ops::add_scaled(x.data(), s.o.data(), n * E, 1.0f, pool);
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ void layer_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float
                 ThreadPool& pool);
 
 void silu(float* x, int64_t n, ThreadPool& pool);
+// x += y * scale (the residual adds; y * 1.0f is exact, so scale 1 is a plain add).
+void add_scaled(float* x, const float* y, int64_t n, float scale, ThreadPool& pool);
 void relu(float* x, int64_t n, ThreadPool& pool);
 
 // 3x3 convolution, stride 2, zero padding 1 on all sides, channels innermost:

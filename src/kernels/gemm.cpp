@@ -1,0 +1,121 @@
+// gemm_f16: the F16-weight product for many tokens as a cache-blocked GEMM. matmul's tiles are dot
+// products (each output a horizontal sum, activations re-read per row tile); here each output tile lives in
+// registers while k runs, fed from two packed panels:
+//   - A (activations, rounded to f16 as matmul rounds them): packed once per call, [k block][token strip]
+//     panels of [kc][mr], shared read-only by all threads; one k block of all tokens (750 x 384 floats,
+//     1.1 MiB) stays in a core's L2 while that core walks its weight strips;
+//   - B (one strip of nr weight rows, converted to f32 and transposed to [kc][nr]): packed by the thread
+//     that uses it, 48 KiB, stays in L1/L2 while every token strip of the task runs against it.
+// Work is split over the pool by output column groups (and by token ranges when there are too few
+// groups), so every thread packs only the weights it multiplies and outputs are written by one thread.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace hark::kernels {
+namespace {
+
+// Chosen by measurement (matmul_bench gemm rows, 1 thread, dev VM): k panels of 384 and 8 strips per
+// task beat 256 / 4 by ~10 % at 1024 -> 4096 and ~20 % at 4096 -> 1024, where A (12 MiB) exceeds L2 and
+// each (task, k block) fetches its A block from L3 once for all the strips of the task.
+constexpr int64_t kKc = 384;         // k per panel: B strip 384 x 32 f32 = 48 KiB
+constexpr int64_t kMinTokens = 32;   // fewer tokens go to matmul (no packing to amortise; not tuned)
+constexpr int64_t kGroupStrips = 8;  // weight strips per task: A block reused from L2 across them
+
+// A 64-byte aligned float buffer kept per thread, so steady-state calls do not allocate.
+float* scratch(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n + 16) v.resize(static_cast<size_t>(n + 16));
+  const auto p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+}
+
+}  // namespace
+
+void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) {
+  const fp16_t* wd = static_cast<const fp16_t*>(w.data);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t o = 0; o < w.n_out; ++o) {
+      double s = 0;
+      for (int64_t i = 0; i < w.n_in; ++i) {
+        const float xi = fp16_to_f32(f32_to_fp16(x[t * w.n_in + i]));
+        s += static_cast<double>(fp16_to_f32(wd[o * w.n_in + i])) * xi;
+      }
+      y[t * w.n_out + o] = static_cast<float>(s);
+    }
+  }
+}
+
+void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
+                   ThreadPool* pool) {
+  if (w.type != GgmlType::F16)
+    throw Error(Errc::kInvalidArgument,
+                "gemm_f16: weight type " + std::string(ggml_type_name(w.type)) + " is not F16");
+  const GemmF16Kernels& g = k.gemm_f16;
+  if (g.tile == nullptr || n_tok < kMinTokens || w.n_in <= 0 || w.n_out <= 0) {
+    matmul_with(k, w, x, n_tok, y, pool);  // also validates the shapes
+    return;
+  }
+  const int64_t K = w.n_in, N = w.n_out, M = n_tok;
+  const int mr = g.mr, nr = g.nr;
+  const int64_t m_strips = (M + mr - 1) / mr;
+  const int64_t n_strips = (N + nr - 1) / nr;
+  const int64_t k_blocks = (K + kKc - 1) / kKc;
+  auto kc_of = [&](int64_t p) { return std::min(kKc, K - p * kKc); };
+
+  // A: block p starts at p * kKc * m_strips * mr; in it, strip s is [kc][mr] at s * kc * mr.
+  thread_local std::vector<float> a_store;
+  float* a = scratch(a_store, m_strips * mr * K);
+  auto a_panel = [&](int64_t p, int64_t s) { return a + p * kKc * m_strips * mr + s * kc_of(p) * mr; };
+  auto pack_a = [&](int64_t b, int64_t e) {
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t p = item / m_strips, s = item % m_strips;
+      const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
+      g.pack_a(x + s * mr * K + p * kKc, K, rows, kc_of(p), a_panel(p, s));
+    }
+  };
+
+  const fp16_t* wd = static_cast<const fp16_t*>(w.data);
+  const int nth = pool != nullptr ? pool->size() : 1;
+  const int64_t n_groups = (n_strips + kGroupStrips - 1) / kGroupStrips;
+  // At least ~4 tasks per thread so a descheduled thread's share is picked up by the others.
+  const int64_t m_parts = std::clamp<int64_t>((4 * nth + n_groups - 1) / n_groups, 1, m_strips);
+  auto run_tasks = [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> b_store;
+    float* bp = scratch(b_store, kKc * nr);
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t gi = task / m_parts, mi = task % m_parts;
+      const int64_t j0 = gi * kGroupStrips, j1 = std::min(n_strips, j0 + kGroupStrips);
+      const int64_t s0 = mi * m_strips / m_parts, s1 = (mi + 1) * m_strips / m_parts;
+      for (int64_t p = 0; p < k_blocks; ++p) {
+        const int64_t kc = kc_of(p);
+        for (int64_t j = j0; j < j1; ++j) {
+          const int cols = static_cast<int>(std::min<int64_t>(nr, N - j * nr));
+          g.pack_b(wd + j * nr * K + p * kKc, K, cols, kc, bp);
+          for (int64_t s = s0; s < s1; ++s) {
+            const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
+            g.tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0);
+          }
+        }
+      }
+    }
+  };
+  if (pool == nullptr || nth <= 1) {
+    pack_a(0, k_blocks * m_strips);
+    run_tasks(0, n_groups * m_parts);
+    return;
+  }
+  pool->parallel_for(k_blocks * m_strips, 8, pack_a);
+  pool->parallel_for(n_groups * m_parts, 1, run_tasks);
+}
+
+void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
+  gemm_f16_with(active_kernels(), w, x, n_tok, y, pool);
+}
+
+}  // namespace hark::kernels

@@ -1,0 +1,155 @@
+// The blocked F16 GEMM against its scalar twin gemm_f16_ref, on every ISA table this CPU runs (tables
+// without GEMM leaves check the matmul fallback). Shapes leave partial tiles in every direction: tokens not
+// a multiple of the 14-token tile, weight rows not a multiple of 32, k tails inside and across the 384-wide
+// k blocks, one weight row, one input column, and token counts below the GEMM threshold.
+// Limit: the twin sums exact products in double; the GEMM sums the same products (the f16-rounded
+// activation times the f16 weight is exact in f32) in f32, so each output is within (k + 4) * eps *
+// sum|w * x| of the exact value; the limit is twice that, as in twin_test.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+
+namespace hark::kernels {
+namespace {
+
+struct Problem {
+  int64_t m, n, k;        // tokens, weight rows (outputs), inputs
+  std::vector<fp16_t> w;  // [n][k]
+  std::vector<float> x;   // [m][k]
+};
+
+Problem make_problem(int64_t m, int64_t n, int64_t k, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Problem p{m, n, k, std::vector<fp16_t>(static_cast<size_t>(n * k)),
+            std::vector<float>(static_cast<size_t>(m * k))};
+  for (auto& v : p.w) v = f32_to_fp16(dist(rng));
+  for (auto& v : p.x) v = dist(rng);
+  return p;
+}
+
+// sum_i |w[o][i] * f16(x[t][i])| for every (t, o): the scale of each output's rounding error.
+std::vector<double> abs_sums(const Problem& p) {
+  std::vector<double> s(static_cast<size_t>(p.m * p.n));  // [m][n]
+  for (int64_t t = 0; t < p.m; ++t)
+    for (int64_t o = 0; o < p.n; ++o)
+      for (int64_t i = 0; i < p.k; ++i)
+        s[t * p.n + o] += std::fabs(static_cast<double>(fp16_to_f32(p.w[o * p.k + i])) *
+                                    fp16_to_f32(f32_to_fp16(p.x[t * p.k + i])));
+  return s;
+}
+
+class GemmF16 : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(GemmF16, MatchesScalarTwinOnOddShapes) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& table = kernel_table(isa);
+  std::mt19937 rng(21);
+  ThreadPool pool1(1), pool3(3);
+  const int64_t shapes[][3] = {
+      {1, 40, 64},   {31, 33, 17},    {32, 1, 1},      {33, 32, 385}, {45, 17, 9},   {47, 100, 513},
+      {64, 64, 257}, {100, 96, 1152}, {150, 129, 300}, {29, 5, 2},    {40, 300, 40}, {200, 48, 1},
+  };
+  for (const auto& s : shapes) {
+    const Problem p = make_problem(s[0], s[1], s[2], rng);
+    const WeightView wv{GgmlType::F16, p.w.data(), p.k, p.n};
+    std::vector<float> want(static_cast<size_t>(p.m * p.n)), one(want.size()), three(want.size());
+    gemm_f16_ref(wv, p.x.data(), p.m, want.data());
+    gemm_f16_with(table, wv, p.x.data(), p.m, one.data(), &pool1);
+    gemm_f16_with(table, wv, p.x.data(), p.m, three.data(), &pool3);
+    const std::vector<double> scale = abs_sums(p);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_LE(std::fabs(static_cast<double>(one[i]) - want[i]), 2.0 * (p.k + 4) * FLT_EPSILON * scale[i])
+          << isa_name(isa) << " m=" << p.m << " n=" << p.n << " k=" << p.k << " token " << i / p.n << " row "
+          << i % p.n;
+    }
+    // Every output is summed by one thread in the same order whatever the split: bit for bit equal.
+    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)))
+        << isa_name(isa) << " m=" << p.m << " n=" << p.n << " k=" << p.k;
+  }
+}
+
+// The leaves on their own: partial tiles (rows < mr, cols < nr), short k, accumulation, and no writes
+// outside the tile.
+TEST_P(GemmF16, LeavesMatchScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const GemmF16Kernels& g = kernel_table(isa).gemm_f16;
+  if (g.tile == nullptr) GTEST_SKIP() << isa_name(isa) << " has no GEMM leaves (gemm_f16 runs matmul)";
+  std::mt19937 rng(4);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int64_t kLd = 40;  // leading dimension of x, w and c, wider than any tile
+  for (int rows : {1, 5, g.mr}) {
+    for (int cols : {1, 16, 17, g.nr}) {
+      for (int64_t kc : {1, 2, 3, 17}) {
+        std::vector<float> x(static_cast<size_t>(g.mr * kLd));   // [mr][kLd]
+        std::vector<fp16_t> w(static_cast<size_t>(g.nr * kLd));  // [nr][kLd]
+        for (auto& v : x) v = dist(rng);
+        for (auto& v : w) v = f32_to_fp16(dist(rng));
+        std::vector<float> a(static_cast<size_t>(kc * g.mr)), b(static_cast<size_t>(kc * g.nr));
+        g.pack_a(x.data(), kLd, rows, kc, a.data());
+        g.pack_b(w.data(), kLd, cols, kc, b.data());
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int i = 0; i < g.mr; ++i) {
+            const float want = i < rows ? fp16_to_f32(f32_to_fp16(x[i * kLd + k])) : 0.0f;
+            ASSERT_EQ(a[k * g.mr + i], want) << "pack_a k=" << k << " i=" << i << " rows=" << rows;
+          }
+          for (int j = 0; j < g.nr; ++j) {
+            const float want = j < cols ? fp16_to_f32(w[j * kLd + k]) : 0.0f;
+            ASSERT_EQ(b[k * g.nr + j], want) << "pack_b k=" << k << " j=" << j << " cols=" << cols;
+          }
+        }
+        for (bool add : {false, true}) {
+          constexpr float kSentinel = 7.0f;
+          std::vector<float> c(static_cast<size_t>(g.mr + 1) * kLd, kSentinel);  // [mr + 1][kLd]
+          g.tile(a.data(), b.data(), kc, c.data(), kLd, rows, cols, add);
+          for (int i = 0; i <= g.mr; ++i) {
+            for (int64_t j = 0; j < kLd; ++j) {
+              const float got = c[i * kLd + j];
+              if (i >= rows || j >= cols) {
+                ASSERT_EQ(got, kSentinel) << "write outside the tile at " << i << "," << j;
+                continue;
+              }
+              double want = add ? kSentinel : 0.0, scale = add ? kSentinel : 0.0;
+              for (int64_t k = 0; k < kc; ++k) {
+                want += static_cast<double>(a[k * g.mr + i]) * b[k * g.nr + j];
+                scale += std::fabs(static_cast<double>(a[k * g.mr + i]) * b[k * g.nr + j]);
+              }
+              ASSERT_LE(std::fabs(got - want), 2.0 * (kc + 4) * FLT_EPSILON * scale)
+                  << "rows=" << rows << " cols=" << cols << " kc=" << kc << " add=" << add;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmF16Errors, NonF16WeightIsInvalidArgument) {
+  const std::vector<float> w(64), x(64 * 32);
+  std::vector<float> y(32);
+  const WeightView wv{GgmlType::F32, w.data(), 64, 1};
+  try {
+    gemm_f16(wv, x.data(), 32, y.data(), nullptr);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, GemmF16, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+                         [](const ::testing::TestParamInfo<Isa>& p) {
+                           return std::string(isa_name(p.param));
+                         });
+
+}  // namespace
+}  // namespace hark::kernels
