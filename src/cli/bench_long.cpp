@@ -11,6 +11,7 @@
 
 #include "audio/decode.h"
 #include "audio/mel.h"
+#include "cli/json_file.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
 
@@ -154,12 +155,7 @@ int run_long_bench(const LongBenchArgs& a) {
       {"model", a.model}, {"mmproj", a.mmproj},   {"max_tokens_per_window", a.max_tokens_per_window},
       {"clips", a.clips}, {"pause_s", a.pause_s}, {"runs", runs}};
   std::printf("%s\n", j.dump().c_str());
-  if (!a.json_out.empty()) {
-    FILE* f = std::fopen(a.json_out.c_str(), "w");
-    if (!f) throw Error(Errc::kIo, "cannot write " + a.json_out);
-    std::fprintf(f, "%s\n", j.dump(2).c_str());
-    std::fclose(f);
-  }
+  if (!a.json_out.empty()) write_json_file(a.json_out, j);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "audio/mel.h"
 #include "cli/bench_long.h"
 #include "cli/command.h"
+#include "cli/json_file.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
 
@@ -127,12 +128,7 @@ int run_bench(const BenchArgs& a) {
               j["real_time_factor"].get<double>());
   std::printf("%-22s %8.1f MB\n", "peak RSS", j["peak_rss_mb"].get<double>());
   std::printf("%s\n", j.dump().c_str());
-  if (!a.json_out.empty()) {
-    FILE* f = std::fopen(a.json_out.c_str(), "w");
-    if (!f) throw Error(Errc::kIo, "cannot write " + a.json_out);
-    std::fprintf(f, "%s\n", j.dump(2).c_str());
-    std::fclose(f);
-  }
+  if (!a.json_out.empty()) write_json_file(a.json_out, j);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "audio/decode.h"
 #include "cli/command.h"
+#include "cli/json_file.h"
 #include "cli/model_paths.h"
 #include "core/error.h"
 #include "runtime/gemma4_engine.h"
@@ -145,13 +146,10 @@ int run_eval(const EvalArgs& a) {
                                 {"transcribe_s", work_s},
                                 {"real_time_factor", rtf},
                                 {"load_s", load_s}}}};
-    const std::string s = j.dump(2) + "\n";
-    if (a.json_out == "-") {
-      std::fwrite(s.data(), 1, s.size(), stdout);
-    } else {
-      std::ofstream out(a.json_out, std::ios::binary);
-      if (!(out << s)) throw Error(Errc::kIo, "cannot write '" + a.json_out + "'");
-    }
+    if (a.json_out == "-")
+      std::printf("%s\n", j.dump(2).c_str());
+    else
+      write_json_file(a.json_out, j);
   }
   if (a.max_wer >= 0 && words.rate() > a.max_wer) {
     std::fprintf(stderr, "hark eval: WER %.4f is above --max-wer %.4f\n", words.rate(), a.max_wer);

@@ -10,20 +10,10 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "testutil/testutil.h"
+#include "tiny_engine.h"
 
 namespace hark::runtime {
 namespace {
-
-std::shared_ptr<Gemma4Engine> tiny_engine() {
-  static std::shared_ptr<Gemma4Engine> e = [] {
-    EngineOptions o;
-    o.model_path = test::fixture("gemma4-tiny/model.gguf");
-    o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
-    o.threads = 2;
-    return Gemma4Engine::load(o);
-  }();
-  return e;
-}
 
 template <typename T>
 std::vector<T> golden_vec(const gguf::File& g, const char* name) {

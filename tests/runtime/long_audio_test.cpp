@@ -8,16 +8,13 @@
 #include "audio/decode.h"
 #include "runtime/gemma4_engine.h"
 #include "testutil/testutil.h"
+#include "tiny_engine.h"
 
 namespace hark::runtime {
 namespace {
 
 TEST(LongAudio, TenMinutesOfSpeechAndSilenceGiveOrderedSegmentsAtTheSpeech) {
-  EngineOptions o;
-  o.model_path = test::fixture("gemma4-tiny/model.gguf");
-  o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
-  o.threads = 2;
-  const auto engine = Gemma4Engine::load(o);
+  const auto engine = tiny_engine();
   std::vector<std::vector<float>> clips;
   for (const char* f : {"jfk.wav", "librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
                         "librivox/sense_and_sensibility_01_austen_64kb-0880.wav",

@@ -7,24 +7,13 @@
 #include <random>
 
 #include "runtime/gemma4_engine.h"
-#include "testutil/testutil.h"
+#include "tiny_engine.h"
 
 namespace hark::runtime {
 namespace {
 
 constexpr size_t kRate = 16000;
 constexpr size_t kFiveMinutes = 300 * kRate;
-
-std::shared_ptr<Gemma4Engine> tiny_engine() {
-  static std::shared_ptr<Gemma4Engine> e = [] {
-    EngineOptions o;
-    o.model_path = test::fixture("gemma4-tiny/model.gguf");
-    o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
-    o.threads = 2;
-    return Gemma4Engine::load(o);
-  }();
-  return e;
-}
 
 // Scales `x` to the given RMS so every colour of noise sits at the same steady level.
 std::vector<float> at_rms(std::vector<float> x, double rms) {

@@ -6,20 +6,10 @@
 #include "audio/decode.h"
 #include "runtime/gemma4_engine.h"
 #include "testutil/testutil.h"
+#include "tiny_engine.h"
 
 namespace hark::runtime {
 namespace {
-
-std::shared_ptr<Gemma4Engine> tiny_engine() {
-  static std::shared_ptr<Gemma4Engine> e = [] {
-    EngineOptions o;
-    o.model_path = test::fixture("gemma4-tiny/model.gguf");
-    o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
-    o.threads = 2;
-    return Gemma4Engine::load(o);
-  }();
-  return e;
-}
 
 // What the callbacks saw, in order: the text streamed between two progress calls, then that call.
 struct Log {
