@@ -193,6 +193,19 @@ def transcribe(text, audio, tok, pcm, max_new=48):
     return tok.decode(out)
 
 
+@torch.no_grad()
+def report_listening(text, audio, tok, items):
+    """The check that caught the collapsed run: held-out teacher-forced loss with each clip's own audio
+    and with silence in its place. A model that listens must do much better with the audio."""
+    losses = []
+    for pcms in ([p for p, _ in items], [np.zeros_like(p) for p, _ in items]):
+        mel, tokens, targets, valid = make_batch([(p, t) for p, (_, t) in zip(pcms, items)], tok)
+        logits = forward_logits(text, audio, mel, tokens, valid)
+        losses.append(float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                            ignore_index=-100)))
+    print(f"held-out loss: {losses[0]:.4f} with the audio, {losses[1]:.4f} with silence", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="synth_data.py output folder")
@@ -273,8 +286,9 @@ def main():
     save()
     text.eval()
     audio.eval()
-    test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))][:5]
-    for path, ref in test:
+    test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))]
+    report_listening(text, audio, tok, [(read_wav(os.path.join(args.data, p)), t) for p, t in test[:24]])
+    for path, ref in test[:5]:
         print(f"REF {ref}\nHYP {transcribe(text, audio, tok, read_wav(os.path.join(args.data, path)))}")
 
 
