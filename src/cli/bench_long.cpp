@@ -4,10 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "audio/decode.h"
 #include "audio/mel.h"
@@ -47,6 +50,23 @@ double cpu_seconds() {
   return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
+// This process's resident memory in MiB, split as the kernel counts it: anonymous (heap, buffers, KV cache)
+// and file-backed (pages of the memory-mapped model that have been touched). Zeros where unreadable.
+struct Rss {
+  double anon_mb = 0, file_mb = 0;
+};
+Rss read_rss() {
+  Rss r;
+  std::ifstream f("/proc/self/status");
+  std::string key;
+  double kb = 0;
+  while (f >> key) {
+    if (key == "RssAnon:" && f >> kb) r.anon_mb = kb / 1024.0;
+    if (key == "RssFile:" && f >> kb) r.file_mb = kb / 1024.0;
+  }
+  return r;
+}
+
 // In the child: load, build the audio, transcribe; the result as one JSON object.
 nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<float>>& clips, double minutes) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -65,7 +85,16 @@ nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<flo
   const double pcm_mb = static_cast<double>(req.pcm16k.size() * sizeof(float)) / (1024.0 * 1024.0);
   const auto t1 = std::chrono::steady_clock::now();
   const double c1 = cpu_seconds();
-  const runtime::TranscribeResult r = engine->transcribe(req, {});
+  // Sampled after every window: ru_maxrss says how much but not what, and a memory-mapped model's pages
+  // count in it as they are first touched.
+  Rss peak = read_rss();
+  runtime::Callbacks cb;
+  cb.on_progress = [&](double, double) {
+    const Rss now = read_rss();
+    peak.anon_mb = std::max(peak.anon_mb, now.anon_mb);
+    peak.file_mb = std::max(peak.file_mb, now.file_mb);
+  };
+  const runtime::TranscribeResult r = engine->transcribe(req, cb);
   const double wall = seconds_since(t1), cpu = cpu_seconds() - c1;
   return {{"audio_minutes", minutes},
           {"threads", engine->pool().size()},
@@ -80,7 +109,9 @@ nlohmann::json run_one(const LongBenchArgs& a, const std::vector<std::vector<flo
           {"cpu_s", cpu},
           {"cpu_s_per_audio_minute", cpu / minutes},
           {"cpu_s_per_window", r.windows > 0 ? cpu / r.windows : 0.0},
-          {"pcm_mb", pcm_mb}};
+          {"pcm_mb", pcm_mb},
+          {"peak_anon_mb", peak.anon_mb},
+          {"peak_file_mb", peak.file_mb}};
 }
 
 // Runs run_one in a forked child and reads its JSON back through a pipe; adds the child's peak RSS.
@@ -139,15 +170,17 @@ int run_long_bench(const LongBenchArgs& a) {
     if (clips.back().empty()) throw Error(Errc::kAudioEmpty, path + " has no samples");
   }
   nlohmann::json runs = nlohmann::json::array();
-  std::printf("%8s %8s %9s %12s %10s %12s %10s %10s %12s\n", "minutes", "windows", "wall s", "s/audio min",
-              "s/window", "cpu s/min", "cpu s/win", "peak MB", "peak-pcm MB");
+  std::printf("%8s %8s %9s %12s %10s %12s %10s %10s %12s %10s %10s\n", "minutes", "windows", "wall s",
+              "s/audio min", "s/window", "cpu s/min", "cpu s/win", "peak MB", "peak-pcm MB", "anon MB",
+              "file MB");
   for (double m : a.minutes) {
     const nlohmann::json r = run_in_child(a, clips, m);
-    std::printf("%8.2f %8d %9.2f %12.3f %10.3f %12.3f %10.3f %10.1f %12.1f\n", m, r["windows"].get<int>(),
-                r["wall_s"].get<double>(), r["s_per_audio_minute"].get<double>(),
+    std::printf("%8.2f %8d %9.2f %12.3f %10.3f %12.3f %10.3f %10.1f %12.1f %10.1f %10.1f\n", m,
+                r["windows"].get<int>(), r["wall_s"].get<double>(), r["s_per_audio_minute"].get<double>(),
                 r["s_per_window"].get<double>(), r["cpu_s_per_audio_minute"].get<double>(),
                 r["cpu_s_per_window"].get<double>(), r["peak_rss_mb"].get<double>(),
-                r["peak_rss_minus_pcm_mb"].get<double>());
+                r["peak_rss_minus_pcm_mb"].get<double>(), r["peak_anon_mb"].get<double>(),
+                r["peak_file_mb"].get<double>());
     std::fflush(stdout);
     runs.push_back(r);
   }

@@ -48,6 +48,11 @@ TEST(BenchLong, OneRunPerLengthWithConsistentFields) {
     // The child's own peak: at least the mapped tiny model, far below anything leaking per window.
     EXPECT_GT(run["peak_rss_mb"].get<double>(), 5.0);
     EXPECT_LT(run["peak_rss_mb"].get<double>(), 2000.0);
+    // The split sampled per window: the input alone is anonymous memory; the mapped model file-backed.
+    EXPECT_GT(run["peak_anon_mb"].get<double>(), run["pcm_mb"].get<double>());
+    EXPECT_GT(run["peak_file_mb"].get<double>(), 0.0);
+    EXPECT_LE(run["peak_anon_mb"].get<double>(), run["peak_rss_mb"].get<double>());
+    EXPECT_LE(run["peak_file_mb"].get<double>(), run["peak_rss_mb"].get<double>());
   }
   EXPECT_GT(j["runs"][1]["windows"].get<int>(), j["runs"][0]["windows"].get<int>());
 }
