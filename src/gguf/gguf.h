@@ -107,6 +107,10 @@ class File {
   // The tensor's bytes inside the mapped file (valid as long as this File lives).
   std::span<const uint8_t> tensor_data(const TensorInfo& t) const;
   const uint8_t* base() const { return bytes_.data(); }
+  // Copies the n bytes at `p` (inside this file's bytes) to `dst`. For a file opened from disk this reads
+  // through the file descriptor and leaves the mapping untouched (MappedFile::read: sparse lookups would
+  // otherwise grow resident memory by whole folios); a parsed buffer is copied directly.
+  void copy_bytes(const uint8_t* p, size_t n, void* dst) const;
   size_t file_size() const { return bytes_.size(); }
 
  private:

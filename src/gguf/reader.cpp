@@ -349,6 +349,17 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
   return f;
 }
 
+void File::copy_bytes(const uint8_t* p, size_t n, void* dst) const {
+  if (p < bytes_.data() || static_cast<size_t>(p - bytes_.data()) > bytes_.size() ||
+      n > bytes_.size() - static_cast<size_t>(p - bytes_.data()))
+    throw Error(Errc::kInvalidArgument, "copy_bytes: a range outside '" + name_ + "'");
+  if (map_) {
+    map_->read(static_cast<size_t>(p - bytes_.data()), dst, n);
+  } else {
+    std::memcpy(dst, p, n);
+  }
+}
+
 const Value* File::find(std::string_view key) const {
   auto it = kv_index_.find(key);
   return it == kv_index_.end() ? nullptr : &kvs_[it->second].second;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "testutil/testutil.h"
@@ -103,6 +106,28 @@ TEST(Gguf, GeneratedTensorsAreStreamedToDisk) {
   EXPECT_EQ(f.alignment(), 64u);
   EXPECT_EQ(reinterpret_cast<const float*>(f.tensor_data(*f.find_tensor("g")).data())[23], 11.5f);
   EXPECT_EQ(reinterpret_cast<const float*>(f.tensor_data(*f.find_tensor("x")).data())[15], 2.0f);
+}
+
+// copy_bytes reads through the file descriptor for an opened file and copies a parsed buffer directly:
+// the same bytes either way, and ranges outside the file are refused.
+TEST(Gguf, CopyBytesMatchesTheMappedBytes) {
+  const std::string path = test::fixture("gemma4-tiny/model.gguf");
+  const File opened = File::open(path);
+  const auto raw = test::read_file(path);
+  const File parsed = File::parse(std::span<const uint8_t>(raw.data(), raw.size()), "raw");
+  for (const File* f : {&opened, &parsed}) {
+    const auto t = f->tensor_data(*f->find_tensor("per_layer_token_embd.weight"));
+    ASSERT_GT(t.size(), 4096u);
+    for (size_t off : {size_t{0}, size_t{123}, t.size() - 1000}) {
+      std::vector<uint8_t> got(1000, 0xab);
+      f->copy_bytes(t.data() + off, got.size(), got.data());
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), t.begin() + static_cast<std::ptrdiff_t>(off))) << off;
+    }
+    uint8_t b = 0;
+    EXPECT_THROW(f->copy_bytes(f->base() + f->file_size(), 1, &b), Error);
+    EXPECT_THROW(f->copy_bytes(f->base() + f->file_size() - 4, 8, &b), Error);
+    f->copy_bytes(f->base() + f->file_size(), 0, &b);  // an empty range at the end is fine
+  }
 }
 
 }  // namespace

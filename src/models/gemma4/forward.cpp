@@ -86,11 +86,19 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
   float* h = grow(s.h, T * E);  // [T][E]
   float* o = grow(s.o, T * E);  // [T][E]
 
+  // Embedding rows are read through the file, not the mapping: a 262144-row table touched one row per
+  // token would otherwise stay mapped a folio at a time and grow RSS with every new token id.
+  auto embedding_row = [&](const kernels::WeightView& w, int32_t id, float* dst) {
+    const size_t bytes = ggml_row_size(w.type, w.n_in);
+    uint8_t* buf = grow(s.row_bytes, static_cast<int64_t>(bytes));
+    file_->copy_bytes(row_ptr(w, id), bytes, buf);
+    kernels::dequantize_row(w.type, buf, dst, w.n_in);
+  };
   const float embd_scale = std::sqrt(static_cast<float>(E));
   for (int64_t t = 0; t < T; ++t) {
     float* xt = x + t * E;
     if (inputs[t].token >= 0) {
-      kernels::dequantize_row(tok_embd_.type, row_ptr(tok_embd_, inputs[t].token), xt, E);
+      embedding_row(tok_embd_, inputs[t].token, xt);
       for (int64_t i = 0; i < E; ++i) xt[i] *= embd_scale;
     } else {
       std::memcpy(xt, inputs[t].embd, static_cast<size_t>(E) * sizeof(float));
@@ -114,7 +122,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     for (int64_t t = 0; t < T; ++t) {
       float* pt = ple + t * P;
       const int32_t id = inputs[t].token >= 0 ? inputs[t].token : 0;
-      kernels::dequantize_row(ple_tok_embd_.type, row_ptr(ple_tok_embd_, id), pt, P);
+      embedding_row(ple_tok_embd_, id, pt);
       for (int64_t i = 0; i < P; ++i) pt[i] = (proj[t * P + i] + pt[i] * tok_scale) * input_scale;
     }
   }

@@ -87,24 +87,25 @@ class KvCache {
     std::vector<fp16_t> v;  // [n_head_kv][capacity][head_dim]
   };
   struct Scratch {
-    std::vector<int32_t> rows;    // [n] batch index of each active row (see forward_ubatch)
-    std::vector<float> x;         // [T][n_embd] residual stream
-    std::vector<float> h;         // [T][n_embd] normed input of a sub-block
-    std::vector<float> o;         // [T][n_embd] sub-block output
-    std::vector<float> q;         // [T][n_head][head_dim]
-    std::vector<float> k;         // [T][n_head_kv][head_dim]
-    std::vector<float> v;         // [T][n_head_kv][head_dim]
-    std::vector<float> attn;      // [T][n_head][head_dim]
-    std::vector<float> gate;      // [T][n_ff]
-    std::vector<float> up;        // [T][n_ff]
-    std::vector<float> ple;       // [T][n_layer][n_embd_per_layer] per-layer inputs
-    std::vector<float> ple_tmp;   // [T][n_layer * n_embd_per_layer]
-    std::vector<float> ple_gate;  // [T][n_embd_per_layer]
-    std::vector<float> qg;        // [rows][head_dim] queries of one kv head, rows = T * heads per kv head
-    std::vector<float> scores;    // [rows][window] attention weights
-    std::vector<fp16_t> kwin;     // [window][head_dim] K gathered when the ring wraps
-    std::vector<float> vwin;      // [window][head_dim] V converted to F32
-    std::vector<float> out;       // [n_out][n_embd] final-normed rows that produce logits
+    std::vector<int32_t> rows;       // [n] batch index of each active row (see forward_ubatch)
+    std::vector<float> x;            // [T][n_embd] residual stream
+    std::vector<float> h;            // [T][n_embd] normed input of a sub-block
+    std::vector<float> o;            // [T][n_embd] sub-block output
+    std::vector<float> q;            // [T][n_head][head_dim]
+    std::vector<float> k;            // [T][n_head_kv][head_dim]
+    std::vector<float> v;            // [T][n_head_kv][head_dim]
+    std::vector<float> attn;         // [T][n_head][head_dim]
+    std::vector<float> gate;         // [T][n_ff]
+    std::vector<float> up;           // [T][n_ff]
+    std::vector<float> ple;          // [T][n_layer][n_embd_per_layer] per-layer inputs
+    std::vector<float> ple_tmp;      // [T][n_layer * n_embd_per_layer]
+    std::vector<uint8_t> row_bytes;  // one embedding row as stored, read from the file
+    std::vector<float> ple_gate;     // [T][n_embd_per_layer]
+    std::vector<float> qg;           // [rows][head_dim] queries of one kv head, rows = T * heads per kv head
+    std::vector<float> scores;       // [rows][window] attention weights
+    std::vector<fp16_t> kwin;        // [window][head_dim] K gathered when the ring wraps
+    std::vector<float> vwin;         // [window][head_dim] V converted to F32
+    std::vector<float> out;          // [n_out][n_embd] final-normed rows that produce logits
   };
   std::vector<Layer> layers_;  // [n_layer_kv]
   int64_t n_ctx_ = 0;
