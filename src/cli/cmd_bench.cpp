@@ -1,6 +1,7 @@
 // `hark bench -m MODEL --mmproj MMPROJ [AUDIO]`: times each stage of transcribing one clip (mel, encoder,
 // prefill, a fixed number of decode steps that ignore end of turn) and prints medians over repetitions as a
 // table and as JSON, with peak RSS. Without AUDIO it uses 30 s of a synthetic tone-and-noise signal.
+// Then the whole pipeline: one request alone and --concurrent requests at once, as the server runs them.
 // With --audio-minutes it times the whole long-audio pipeline instead (cli/bench_long.h).
 #include <sys/resource.h>
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "audio/decode.h"
 #include "audio/mel.h"
@@ -24,7 +26,7 @@ namespace {
 struct BenchArgs {
   std::string model, mmproj, json_out;
   std::vector<std::string> audio;
-  int threads = 0, reps = 3, n_gen = 64, max_tokens_per_window = 0;
+  int threads = 0, reps = 3, n_gen = 64, max_tokens_per_window = 0, concurrent = 2;
   double seconds = 30.0;
   std::vector<double> audio_minutes;
 };
@@ -39,6 +41,35 @@ double now_ms() {
       .count();
 }
 
+// `n` transcriptions of `pcm` started together, each on its own thread as the server's request threads
+// are: wall time until the last one ends, and the tokens each produced.
+nlohmann::json time_requests(runtime::Gemma4Engine& e, const std::vector<float>& pcm, int n) {
+  runtime::TranscribeRequest req;
+  req.pcm16k = pcm;
+  std::vector<runtime::TranscribeResult> results(static_cast<size_t>(n));
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  const double t = now_ms();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        results[static_cast<size_t>(i)] = e.transcribe(req, {});
+      } catch (const std::exception& ex) {
+        errors[static_cast<size_t>(i)] = ex.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double ms = now_ms() - t;
+  nlohmann::json tokens = nlohmann::json::array();
+  for (int i = 0; i < n; ++i) {
+    if (!errors[static_cast<size_t>(i)].empty())
+      throw Error(Errc::kInternal, "bench request failed: " + errors[static_cast<size_t>(i)]);
+    tokens.push_back(results[static_cast<size_t>(i)].usage.output_tokens);
+  }
+  return {{"requests", n}, {"wall_ms", ms}, {"output_tokens", tokens}};
+}
+
 int run_bench(const BenchArgs& a) {
   if (!a.audio_minutes.empty())
     return run_long_bench(
@@ -50,6 +81,8 @@ int run_bench(const BenchArgs& a) {
   eo.mmproj_path = a.mmproj;
   eo.threads = a.threads;
   eo.n_ctx = 8192;
+  eo.max_tokens_base = a.n_gen;  // the pipeline rows generate at most as many tokens as the decode row
+  eo.max_tokens_per_second = 0;
   const double t_load = now_ms();
   const auto e = runtime::Gemma4Engine::load(eo);
   const double load_ms = now_ms() - t_load;
@@ -98,6 +131,8 @@ int run_bench(const BenchArgs& a) {
     }
     decode_ms.push_back(now_ms() - t);
   }
+  const nlohmann::json single = time_requests(*e, pcm, 1);
+  const nlohmann::json together = a.concurrent > 0 ? time_requests(*e, pcm, a.concurrent) : nlohmann::json();
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   const double mel = median(mel_ms), enc = median(enc_ms), pre = median(prefill_ms), dec = median(decode_ms);
@@ -117,6 +152,8 @@ int run_bench(const BenchArgs& a) {
                       {"decode_tokens_per_s", a.n_gen / (dec / 1000.0)},
                       {"end_to_end_ms", mel + enc + pre + dec},
                       {"real_time_factor", (mel + enc + pre + dec) / 1000.0 / duration},
+                      {"pipeline", single},
+                      {"concurrent", together},
                       {"peak_rss_mb", static_cast<double>(ru.ru_maxrss) / 1024.0}};
   std::printf("%-22s %10s\n", "stage", "median");
   std::printf("%-22s %8.1f ms\n", "mel", mel);
@@ -126,6 +163,11 @@ int run_bench(const BenchArgs& a) {
   std::printf("%-22s %8.1f tok/s (%d tokens)\n", "decode", j["decode_tokens_per_s"].get<double>(), a.n_gen);
   std::printf("%-22s %8.1f ms (RTF %.3f)\n", "end to end", mel + enc + pre + dec,
               j["real_time_factor"].get<double>());
+  std::printf("%-22s %8.1f ms (%d tokens)\n", "pipeline, 1 request", single["wall_ms"].get<double>(),
+              single["output_tokens"][0].get<int>());
+  if (a.concurrent > 0)
+    std::printf("%-22s %8.1f ms for all\n", (std::to_string(a.concurrent) + " requests at once").c_str(),
+                together["wall_ms"].get<double>());
   std::printf("%-22s %8.1f MB\n", "peak RSS", j["peak_rss_mb"].get<double>());
   std::printf("%s\n", j.dump().c_str());
   if (!a.json_out.empty()) write_json_file(a.json_out, j);
@@ -158,6 +200,10 @@ const Command kBench("bench", "Time mel, encoder, prefill and decode on one clip
                        sub.add_option("--reps", a->reps, "Repetitions (medians are reported)")
                            ->capture_default_str()
                            ->check(CLI::Range(1, 100));
+                       sub.add_option("--concurrent", a->concurrent,
+                                      "Also time this many whole transcriptions started at once (0 = skip)")
+                           ->capture_default_str()
+                           ->check(CLI::Range(0, 16));
                        sub.add_option("-t,--threads", a->threads, "Threads (0 = all cores)");
                        sub.add_option("--json", a->json_out, "Also write the JSON to this file");
                        return [a] { return run_bench(*a); };
