@@ -163,8 +163,10 @@ int run_bench(const BenchArgs& a) {
   std::printf("%-22s %8.1f tok/s (%d tokens)\n", "decode", j["decode_tokens_per_s"].get<double>(), a.n_gen);
   std::printf("%-22s %8.1f ms (RTF %.3f)\n", "end to end", mel + enc + pre + dec,
               j["real_time_factor"].get<double>());
-  std::printf("%-22s %8.1f ms (%d tokens)\n", "pipeline, 1 request", single["wall_ms"].get<double>(),
-              single["output_tokens"][0].get<int>());
+  const int pipeline_tokens = single["output_tokens"][0].get<int>();
+  std::printf("%-22s %8.1f ms (%d tokens)%s\n", "pipeline, 1 request", single["wall_ms"].get<double>(),
+              pipeline_tokens,
+              pipeline_tokens == 0 ? ": no speech found, nothing decoded (pass a speech clip as AUDIO)" : "");
   if (a.concurrent > 0)
     std::printf("%-22s %8.1f ms for all\n", (std::to_string(a.concurrent) + " requests at once").c_str(),
                 together["wall_ms"].get<double>());
