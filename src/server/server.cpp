@@ -107,7 +107,8 @@ struct Server::Impl {
   Admission admission;
   Metrics metrics;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> cancel_all{false};  // set when the shutdown grace period is over
+  std::atomic<bool> serve_called{false}, serve_returned{false};  // see stop()
+  std::atomic<bool> cancel_all{false};                           // set when the shutdown grace period is over
   const int64_t created = static_cast<int64_t>(std::time(nullptr));
 
   std::string model_id() const { return opt.alias.empty() ? engine->model_id() : opt.alias; }
@@ -478,7 +479,9 @@ int Server::bind() {
 }
 
 void Server::serve() {
-  impl_->http.listen_after_bind();
+  impl_->serve_called = true;
+  if (!impl_->stopping) impl_->http.listen_after_bind();
+  impl_->serve_returned = true;
 }
 
 void Server::stop() {
@@ -488,7 +491,18 @@ void Server::stop() {
     impl_->cancel_all = true;
     impl_->admission.wait_idle(std::chrono::seconds(10));
   }
-  impl_->http.stop();
+  // httplib's stop() does nothing until the accept loop runs (and must not be repeated once it has acted),
+  // and a stop can come between bind() and that moment: SIGTERM right after the "serving" line, a test
+  // server destroyed at once. serve() checks `stopping` after setting `serve_called`, so either it never
+  // enters the loop or it is seen here, and then this waits for the loop to run before stopping it.
+  for (;;) {
+    if (impl_->http.is_running()) {
+      impl_->http.stop();
+      break;
+    }
+    if (!impl_->serve_called || impl_->serve_returned) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 int run_server(const ServerOptions& options, std::shared_ptr<runtime::Engine> engine) {
