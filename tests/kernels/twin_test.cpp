@@ -140,18 +140,22 @@ TEST_P(Twin, TileMatchesScalar) {
       quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
     }
     float y[kToks * kRows];  // [kToks][kRows]
-    simd.tile[id](n, w.data(), ws, kRows, x.data(), xs, kToks, y, kRows);
     std::vector<float> wd(n), xd(n);
-    for (int k = 0; k < kToks; ++k) {
-      dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
-      for (int r = 0; r < kRows; ++r) {
-        dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
-        double sum_abs = 0;
-        for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
-        const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
-        ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
-                  2.0 * (n + 4) * FLT_EPSILON * sum_abs)
-            << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k;
+    // All tokens in one call, then one token per call: decode's path, a kernel of its own on some ISAs.
+    for (int nt : {kToks, 1}) {
+      for (int k0 = 0; k0 < kToks; k0 += nt)
+        simd.tile[id](n, w.data(), ws, kRows, x.data() + k0 * xs, xs, nt, y + k0 * kRows, kRows);
+      for (int k = 0; k < kToks; ++k) {
+        dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
+        for (int r = 0; r < kRows; ++r) {
+          dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
+          double sum_abs = 0;
+          for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+          const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
+          ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
+                    2.0 * (n + 4) * FLT_EPSILON * sum_abs)
+              << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k << " of " << nt;
+        }
       }
     }
   }

@@ -235,6 +235,65 @@ void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t x
     for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
+// Q6_K x Q8_K for one token (decode), R rows, one half block (128 quants, four 32-runs) per 512-bit step.
+// The 64 ql bytes give runs 0 and 1 (low nibbles) and runs 2 and 3 (high nibbles), each pair contiguous in
+// the activations, so no shuffle is needed; the qh bits come from one 32-byte load shifted per run. After
+// packing, 128-bit lane k holds four sums of sub-block 8h + k and four of 8h + 4 + k: one vpermw per half
+// places the scales to match.
+template <int R>
+void q6k_row_tile_t1(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, float* y) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f);
+  const __m512i three = _mm512_set1_epi8(3);
+  // qh shifts of the runs in each 256-bit half: runs 0, 1 (low nibbles) and runs 2, 3 (high nibbles).
+  const __m512i sh_lo = _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  const __m512i sh_hi = _mm512_maskz_inserti64x4(0xff, _mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+  // Word q of 128-bit lane k takes scale 8h + k + 4 * (q / 4).
+  alignas(64) static constexpr int16_t kIdx[2][32] = {
+      {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5, 2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7},
+      {8,  8,  8,  8,  12, 12, 12, 12, 9,  9,  9,  9,  13, 13, 13, 13,
+       10, 10, 10, 10, 14, 14, 14, 14, 11, 11, 11, 11, 15, 15, 15, 15}};
+  const __m512i idx0 = _mm512_load_si512(kIdx[0]), idx1 = _mm512_load_si512(kIdx[1]);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const BlockQ8_K* b = reinterpret_cast<const BlockQ8_K*>(x) + i;
+    __m512i ya[2], yb[2];
+    for (int h = 0; h < 2; ++h) {
+      ya[h] = _mm512_loadu_si512(b->qs + 128 * h);       // runs 0, 1
+      yb[h] = _mm512_loadu_si512(b->qs + 128 * h + 64);  // runs 2, 3
+    }
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->bsums));
+    for (int r = 0; r < R; ++r) {
+      const BlockQ6_K* a = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + i;
+      prefetch_weights<4>(a);
+      const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->scales)));
+      const __m512i s512 = _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), s16, 0);
+      // -32 * sum_j scale_j * bsum_j (the quants are used unsigned, 0..63).
+      __m512i sumi = _mm512_maskz_inserti64x4(
+          0xff, _mm512_setzero_si512(),
+          _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bs), 5)), 0);
+      for (int h = 0; h < 2; ++h) {
+        const __m512i l = _mm512_loadu_si512(a->ql + 64 * h);
+        const __m256i hb256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->qh + 32 * h));
+        const __m512i hb = _mm512_maskz_broadcast_i64x4(0xff, hb256);
+        const __m512i qa =
+            _mm512_or_si512(_mm512_and_si512(l, lo4),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, sh_lo), three), 4));
+        const __m512i qb =
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, sh_hi), three), 4));
+        const __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, ya[h]);
+        const __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qb, yb[h]);
+        const __m512i sc = _mm512_permutexvar_epi16(h == 0 ? idx0 : idx1, s512);
+        sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_packs_epi32(pa, pb), sc));
+      }
+      acc[r] =
+          _mm512_fmadd_ps(_mm512_set1_ps(h2f(a->d) * b->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi), acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = hsum16(acc[r]);
+}
+
 // 32-quant block types (traits Q4_0T ... in x86_qdot.h). The offset (8, 16, 128) times the activation
 // block sum is subtracted by starting the vpdpbusd accumulator at -offset * sum(x), computed once per token
 // and block. Q4_1/Q5_1 add m * s per block instead.
@@ -338,7 +397,11 @@ template <int R, int T>
 struct Q6KK {
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
                   int64_t ldy) {
-    q6k_tile<R, T>(n, w, ws, x, xs, y, ldy);
+    if constexpr (T == 1) {
+      q6k_row_tile_t1<R>(n, w, ws, x, y);
+    } else {
+      q6k_tile<R, T>(n, w, ws, x, xs, y, ldy);
+    }
   }
 };
 
