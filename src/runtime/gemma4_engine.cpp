@@ -16,17 +16,6 @@ namespace {
 constexpr double kMaxCompressionRatio = 2.4;  // Whisper's threshold for looping text
 constexpr size_t kContextBytes = 600;         // previous-window text carried as context (its tail)
 
-// Length of the tail to drop when `tokens` ends in a loop: every copy of the repeated n-gram but the first.
-size_t loop_tail(const std::vector<int32_t>& t) {
-  for (size_t n = 1; n <= 16 && 2 * n <= t.size(); ++n) {
-    size_t run = n;  // length of the periodic tail with period n
-    while (run < t.size() && t[t.size() - 1 - run] == t[t.size() - 1 - run + n]) ++run;
-    if (run >= 2 * n && ends_in_repetition(std::span<const int32_t>(t).subspan(t.size() - run)))
-      return run - n;
-  }
-  return 0;
-}
-
 std::string tail_utf8(const std::string& s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t i = s.size() - max_bytes;
@@ -132,6 +121,19 @@ Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
     callbacks.on_delta(visible, pending);
     pending.clear();
   };
+  // Tokens [0, streamed) have gone to the detokenizer. A repeating tail is held back (repeat_tail) until
+  // the repetition breaks or the loop guard cuts it, so the stream never shows repeats the text drops.
+  size_t streamed = 0;
+  auto stream_to = [&](size_t end) {
+    for (; streamed < end; ++streamed) {
+      const int32_t id = g.tokens[streamed];
+      if (want_logprobs) {
+        const std::string& piece = tokenizer_->token_to_piece(id);
+        pending.push_back({piece, g.logprobs[streamed], std::vector<uint8_t>(piece.begin(), piece.end())});
+      }
+      emit(filter.push(detok.push(id)));
+    }
+  };
   for (;;) {
     if (callbacks.cancelled && callbacks.cancelled()) throw Error(Errc::kCancelled, "request cancelled");
     const Sampler::Pick pick = sampler.sample(logits);
@@ -143,17 +145,13 @@ Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
     if (tokenizer_->is_eog(pick.id)) break;
     g.tokens.push_back(pick.id);
     g.logprobs.push_back(pick.logprob);
-    if (want_logprobs) {
-      const std::string& piece = tokenizer_->token_to_piece(pick.id);
-      pending.push_back({piece, pick.logprob, std::vector<uint8_t>(piece.begin(), piece.end())});
-    }
-    emit(filter.push(detok.push(pick.id)));
     if (ends_in_repetition(g.tokens)) {
       g.tokens.resize(g.tokens.size() - loop_tail(g.tokens));
       g.logprobs.resize(g.tokens.size());
       g.stopped_by_loop = true;
       break;
     }
+    stream_to(g.tokens.size() - repeat_tail(g.tokens));
     if (static_cast<int64_t>(g.tokens.size()) >= limit) {
       g.stopped_by_limit = true;
       break;
@@ -161,6 +159,7 @@ Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
     const gemma4::Input next = gemma4::Input::tok(pick.id, true);
     text_->forward(cache, std::span<const gemma4::Input>(&next, 1), logits, *pool_);
   }
+  stream_to(g.tokens.size());
   emit(filter.push(detok.flush()) + filter.flush());
   g.text = text::strip_thinking(tokenizer_->decode(g.tokens));
   return g;

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace hark::runtime {
@@ -31,6 +32,32 @@ bool ends_in_repetition(std::span<const int32_t> tokens, int max_ngram, int min_
     if (periodic) return true;
   }
   return false;
+}
+
+namespace {
+
+// Length of the periodic tail with period n: the longest suffix in which every token equals the one n
+// before it, counting the first n tokens of the suffix (n when the last token breaks the period).
+size_t periodic_run(std::span<const int32_t> t, size_t n) {
+  size_t run = n;
+  while (run < t.size() && t[t.size() - 1 - run] == t[t.size() - 1 - run + n]) ++run;
+  return run;
+}
+
+}  // namespace
+
+size_t loop_tail(std::span<const int32_t> t) {
+  for (size_t n = 1; n <= 16 && 2 * n <= t.size(); ++n) {
+    const size_t run = periodic_run(t, n);
+    if (run >= 2 * n && ends_in_repetition(t.subspan(t.size() - run))) return run - n;
+  }
+  return 0;
+}
+
+size_t repeat_tail(std::span<const int32_t> t) {
+  size_t hold = 0;
+  for (size_t n = 1; n <= 16 && n < t.size(); ++n) hold = std::max(hold, periodic_run(t, n) - n);
+  return hold;
 }
 
 }  // namespace hark::runtime

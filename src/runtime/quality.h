@@ -1,6 +1,7 @@
 // Guards against the failure modes of audio-LLM transcription: repetition loops and runaway output.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -16,5 +17,14 @@ double compression_ratio(std::string_view text);
 // every decoded token, so the cost is O(max_ngram * min_run_tokens).
 bool ends_in_repetition(std::span<const int32_t> tokens, int max_ngram = 16, int min_repeats = 4,
                         int min_run_tokens = 24);
+
+// When `tokens` ends in a repetition: how many tokens to drop so that one copy of the repeated n-gram is
+// kept (the shortest n <= 16 whose run passes ends_in_repetition). 0 when there is none.
+size_t loop_tail(std::span<const int32_t> tokens);
+
+// The tokens a loop found later could still drop: for every n <= 16, the part of the tail that repeats the
+// n tokens before it. Streaming holds these back, so a client never receives text that loop_tail removes
+// (repeat_tail(t) >= loop_tail(t), and a tail that loop_tail later drops was held back at every step).
+size_t repeat_tail(std::span<const int32_t> tokens);
 
 }  // namespace hark::runtime
