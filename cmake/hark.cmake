@@ -1,8 +1,9 @@
 # hark_layer(NAME DIRS dir... DEPS target... [ISA_DIRS dir])
 # Builds a static library hark_NAME from every *.cpp in DIRS. With ISA_DIRS, files under
-# <dir>/avx2/ and <dir>/avx512/ are added with the flags of that instruction set.
+# <dir>/avx2/, <dir>/avx512/ and <dir>/amx/ are added with the flags of that instruction set.
 set(HARK_AVX2_FLAGS -mavx2 -mfma -mf16c -mbmi2)
 set(HARK_AVX512_FLAGS -mavx2 -mfma -mf16c -mbmi2 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mavx512bf16)
+set(HARK_AMX_FLAGS ${HARK_AVX512_FLAGS} -mamx-tile -mamx-bf16)
 
 function(hark_layer name)
   cmake_parse_arguments(L "" "" "DIRS;DEPS;ISA_DIRS" ${ARGN})
@@ -14,9 +15,11 @@ function(hark_layer name)
   foreach(d ${L_ISA_DIRS})
     file(GLOB a2 CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${d}/avx2/*.cpp)
     file(GLOB a5 CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${d}/avx512/*.cpp)
+    file(GLOB amx CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${d}/amx/*.cpp)
     set_source_files_properties(${a2} PROPERTIES COMPILE_OPTIONS "${HARK_AVX2_FLAGS}")
     set_source_files_properties(${a5} PROPERTIES COMPILE_OPTIONS "${HARK_AVX512_FLAGS}")
-    list(APPEND srcs ${a2} ${a5})
+    set_source_files_properties(${amx} PROPERTIES COMPILE_OPTIONS "${HARK_AMX_FLAGS}")
+    list(APPEND srcs ${a2} ${a5} ${amx})
   endforeach()
   if(NOT srcs)
     add_library(hark_${name} INTERFACE)

@@ -1,6 +1,8 @@
 #include "kernels/dispatch.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -10,7 +12,9 @@ namespace hark::kernels {
 
 Isa choose_isa(const char* request) {
   Isa best = Isa::kScalar;
-  if (cpu_supports(Isa::kAvx512)) {
+  if (cpu_supports(Isa::kAmx)) {
+    best = Isa::kAmx;
+  } else if (cpu_supports(Isa::kAvx512)) {
     best = Isa::kAvx512;
   } else if (cpu_supports(Isa::kAvx2)) {
     best = Isa::kAvx2;
@@ -21,6 +25,7 @@ Isa choose_isa(const char* request) {
   if (v == "scalar") want = Isa::kScalar;
   if (v == "avx2") want = Isa::kAvx2;
   if (v == "avx512") want = Isa::kAvx512;
+  if (v == "amx") want = Isa::kAmx;
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;
 }
 
@@ -39,6 +44,7 @@ KernelTable build(Isa isa) {
     fill_avx512_gemm(t);
     fill_avx512_act(t);
   }
+  if (isa >= Isa::kAmx) fill_amx(t);
   t.isa = isa;
   return t;
 }
@@ -53,6 +59,8 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAmx:
+      return "amx";
   }
   return "?";
 }
@@ -65,7 +73,15 @@ namespace {
 struct CpuFeatures {
   bool avx2 = false;
   bool avx512 = false;  // F, BW, DQ, VL, VNNI and BF16 together
+  bool amx = false;     // AMX-TILE and AMX-BF16, tile data enabled by the OS for this process
 };
+
+// Linux hands out the 8 KiB AMX tile state per process on request (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XTILEDATA); without it the first tile instruction faults. Granted for every thread of the process.
+bool request_amx_state() {
+  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
 
 CpuFeatures detect_features() {
   CpuFeatures f;
@@ -79,12 +95,15 @@ CpuFeatures detect_features() {
   const bool os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;  // plus opmask and both ZMM halves
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return f;
   const bool avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
              avx512vl = b & (1u << 31), vnni = c & (1u << 11);
   bool bf16 = false;
   if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d) != 0) bf16 = a & (1u << 5);
   f.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
   f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl && vnni && bf16;
+  const bool os_tiles = (xcr0_lo & 0x60000u) == 0x60000u;  // XTILECFG and XTILEDATA
+  f.amx = f.avx512 && amx_tile && amx_bf16 && os_tiles && request_amx_state();
   return f;
 }
 
@@ -99,6 +118,8 @@ bool cpu_supports(Isa isa) {
       return f.avx2;
     case Isa::kAvx512:
       return f.avx512;
+    case Isa::kAmx:
+      return f.amx;
   }
   return false;
 }
@@ -109,7 +130,8 @@ Isa active_isa() {
 }
 
 const KernelTable& kernel_table(Isa isa) {
-  static const KernelTable tables[3] = {build(Isa::kScalar), build(Isa::kAvx2), build(Isa::kAvx512)};
+  static const KernelTable tables[4] = {build(Isa::kScalar), build(Isa::kAvx2), build(Isa::kAvx512),
+                                        build(Isa::kAmx)};
   return tables[static_cast<int>(isa)];
 }
 

@@ -13,13 +13,14 @@
 
 namespace hark::kernels {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// kAmx is kAvx512 plus Intel AMX tiles (amx-tile, amx-bf16) for the F16 GEMM; everything else is shared.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 const char* isa_name(Isa isa);
 
 // Whether this CPU (and OS) can run `isa`.
 bool cpu_supports(Isa isa);
 // The ISA matmul uses: the best one the CPU supports, lowered by the environment variable
-// HARK_ISA=scalar|avx2|avx512 (a request above what the CPU supports is ignored). Read once.
+// HARK_ISA=scalar|avx2|avx512|amx (a request above what the CPU supports is ignored). Read once.
 Isa active_isa();
 // The rule active_isa() applies to the value of HARK_ISA (null: unset).
 Isa choose_isa(const char* request);
@@ -57,6 +58,9 @@ struct GemmF16Kernels {
                bool add) = nullptr;
 };
 
+// A whole F16 GEMM, same contract as gemm_f16 (n_tok >= 32), for ISAs whose tiles need their own driver.
+using GemmFn = void (*)(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+
 constexpr int kMaxTypeId = 40;  // above every GgmlType id hark knows
 
 struct KernelTable {
@@ -66,6 +70,7 @@ struct KernelTable {
   ConvertFn from_float[kMaxTypeId] = {};  // by activation type id
   ToFloatFn to_float[kMaxTypeId] = {};    // by type id, optional (else the scalar reference)
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
+  GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
   SiluFn silu = nullptr;                  // every table has these two (scalar ones at least)
   GluFn glu = nullptr;
 };
@@ -84,6 +89,7 @@ void fill_avx512(KernelTable& t);
 void fill_avx512_tiles(KernelTable& t);
 void fill_avx512_gemm(KernelTable& t);
 void fill_avx512_act(KernelTable& t);
+void fill_amx(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,

@@ -57,8 +57,13 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
     throw Error(Errc::kInvalidArgument,
                 "gemm_f16: weight type " + std::string(ggml_type_name(w.type)) + " is not F16");
   const GemmF16Kernels& g = k.gemm_f16;
-  if (g.tile == nullptr || n_tok < kMinTokens || w.n_in <= 0 || w.n_out <= 0) {
+  if ((g.tile == nullptr && k.gemm_f16_full == nullptr) || n_tok < kMinTokens || w.n_in <= 0 ||
+      w.n_out <= 0) {
     matmul_with(k, w, x, n_tok, y, pool);  // also validates the shapes
+    return;
+  }
+  if (k.gemm_f16_full != nullptr) {
+    k.gemm_f16_full(w, x, n_tok, y, pool);
     return;
   }
   const int64_t K = w.n_in, N = w.n_out, M = n_tok;

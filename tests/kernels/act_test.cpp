@@ -57,7 +57,7 @@ TEST_P(Act, SiluAndGluMatchScalar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, Act, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(AllIsas, Act, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
                          });

@@ -204,7 +204,7 @@ TEST_P(Twin, HalfConversionsBitExact) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, Twin, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(AllIsas, Twin, ::testing::Values(Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
                          });
@@ -215,10 +215,18 @@ TEST(Dispatch, ActiveIsaIsSupportedAndEnvCanLowerIt) {
   EXPECT_EQ(kernel_table(Isa::kScalar).isa, Isa::kScalar);
   const Isa best = choose_isa(nullptr);
   EXPECT_EQ(choose_isa("scalar"), Isa::kScalar);
-  EXPECT_EQ(choose_isa("avx512"), best);  // never above what the CPU supports
+  EXPECT_EQ(choose_isa("amx"), best);  // never above what the CPU supports
   EXPECT_EQ(choose_isa("bogus"), best);
   if (cpu_supports(Isa::kAvx2)) {
     EXPECT_EQ(choose_isa("avx2"), Isa::kAvx2);
+  }
+  if (cpu_supports(Isa::kAvx512)) {
+    EXPECT_EQ(choose_isa("avx512"), Isa::kAvx512);
+  } else {
+    EXPECT_EQ(choose_isa("avx512"), best);
+  }
+  if (cpu_supports(Isa::kAmx)) {
+    EXPECT_TRUE(cpu_supports(Isa::kAvx512));  // AMX tables reuse every AVX-512 kernel
   }
 }
 
