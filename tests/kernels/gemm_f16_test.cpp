@@ -150,7 +150,8 @@ TEST(GemmF16Errors, NonF16WeightIsInvalidArgument) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, GemmF16, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
+INSTANTIATE_TEST_SUITE_P(AllIsas, GemmF16,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
                          });

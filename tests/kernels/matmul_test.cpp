@@ -136,7 +136,8 @@ TEST_P(MatmulIsa, TokenChunks) {
   check(GetParam(), GgmlType::Q4_K, 8192, 20, 70, &pool);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
+INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulIsa,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& p) {
                            return std::string(isa_name(p.param));
                          });
