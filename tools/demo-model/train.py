@@ -32,6 +32,11 @@ SSCP_CHANNELS = (32, 16)
 AUDIO_OUT_DIM = 256  # a.pre_encode.out width (E2B: 1536)
 ROPE_ROTATED = 0.25  # proportional RoPE: fraction of full-attention pairs that rotate
 CLAMP = 1e4  # ClippableLinear bounds (wide: the trained weights never need them)
+# Encoder pre-training (--ctc-steps): a character CTC head on the audio embeddings, training only (not
+# exported). Without it the decoder learned the sentence prior first and the audio path collapsed (README).
+CTC_CHARS = " abcdefghijklmnopqrstuvwxyz0123456789'"  # id 0 is the CTC blank
+CTC_WEIGHT = 0.5  # weight of the CTC loss kept on during joint training
+RESIDUAL_INIT = 0.1  # conformer residual branches start this small, so each block begins near identity
 
 
 OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
@@ -52,7 +57,7 @@ def read_wav(path):
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
 
 
-def init_models(n_vocab, seed):
+def init_models(n_vocab, seed, near_identity=False):
     torch.manual_seed(seed)
     tc = g4.TextConfig(n_vocab=n_vocab, **TEXT_DIMS)
     text = g4.TextModel(tc)
@@ -112,8 +117,14 @@ def init_models(n_vocab, seed):
         clippable(p + "conv_pw1", 2 * A, A)
         clippable(p + "conv_pw2", A, A)
         audio.set_param(p + "conv_dw.weight", torch.randn(A, ac.conv_kernel) / math.sqrt(ac.conv_kernel))
-        for n in ("attn_pre_norm", "attn_post_norm", "conv_norm", "norm_conv", "ln2"):
+        for n in ("attn_pre_norm", "conv_norm", "norm_conv", "ln2"):
             audio.set_param(p + n + ".weight", torch.ones(A))
+        if near_identity:
+            for n in ("ffn_post_norm", "ffn_post_norm_1", "attn_post_norm"):
+                audio.set_param(p + n + ".weight", torch.full((A,), RESIDUAL_INIT))
+            audio.set_param(p + "conv_pw2.weight", audio.w(p + "conv_pw2.weight").detach() * RESIDUAL_INIT)
+        else:
+            audio.set_param(p + "attn_post_norm.weight", torch.ones(A))
     audio.set_param("a.pre_encode.out.weight", lin(AUDIO_OUT_DIM, A))
     audio.set_param("a.pre_encode.out.bias", torch.zeros(AUDIO_OUT_DIM))
     audio.set_param("mm.a.input_projection.weight", lin(E, AUDIO_OUT_DIM))
@@ -170,11 +181,30 @@ def make_batch(items, tok, r=None, contexts=None):
     return mel, tokens, targets, valid
 
 
-def forward_logits(text, audio, mel, tokens, valid):
+def forward_logits(text, audio, mel, tokens, valid, return_audio=False):
     emb = audio(mel)  # [B, T', E]; rows past each item's own length are dropped below
     n_a = (tokens < 0).sum(1)
     rows = torch.cat([emb[b, :int(n_a[b])] for b in range(len(n_a))])
-    return text(tokens, rows, valid=valid)
+    logits = text(tokens, rows, valid=valid)
+    return (logits, emb) if return_audio else logits
+
+
+def ctc_targets(text):
+    return [CTC_CHARS.index(c) + 1 for c in text.lower() if c in CTC_CHARS]
+
+
+def ctc_loss(head, emb, n_a, texts):
+    """Character CTC over each item's own audio rows (blank = 0)."""
+    logp = F.log_softmax(head(emb), dim=-1).transpose(0, 1)  # [T', B, V]
+    targets = [ctc_targets(t) for t in texts]
+    return F.ctc_loss(logp, torch.tensor([c for t in targets for c in t]), n_a,
+                      torch.tensor([len(t) for t in targets]), blank=0, zero_infinity=True)
+
+
+@torch.no_grad()
+def ctc_greedy(head, audio, pcm):
+    ids = head(audio(torch.from_numpy(g4.log_mel(pcm)[0])[None]))[0].argmax(-1).tolist()
+    return "".join(CTC_CHARS[i - 1] for j, i in enumerate(ids) if i != 0 and (j == 0 or ids[j - 1] != i))
 
 
 @torch.no_grad()
@@ -210,7 +240,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="synth_data.py output folder")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=2000, help="joint training steps")
+    ap.add_argument("--ctc-steps", type=int, default=0,
+                    help="encoder-only character-CTC steps before joint training (0 = none)")
     ap.add_argument("--minutes", type=float, default=115.0, help="stop (and save) after this wall time")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1.5e-3)
@@ -231,10 +263,14 @@ def main():
     tok_path = os.path.join(args.out, "tokenizer.json")
     tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train(texts, args.n_merges)
     tok.save(tok_path)
-    text, audio = init_models(len(tok.tokens), args.seed)
+    text, audio = init_models(len(tok.tokens), args.seed, near_identity=args.ctc_steps > 0)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump({"text": TEXT_DIMS, "audio": AUDIO_DIMS, "n_vocab": len(tok.tokens)}, f)
-    params = [p for m in (text, audio) for p in m.parameters() if p.requires_grad]
+    torch.manual_seed(args.seed + 1)
+    ctc_head = torch.nn.Linear(TEXT_DIMS["n_embd"], len(CTC_CHARS) + 1)
+    enc_params = [p for m in (audio, ctc_head) for p in m.parameters() if p.requires_grad]
+    params = [p for p in text.parameters() if p.requires_grad] + enc_params
+    enc_opt = torch.optim.AdamW(enc_params, lr=1e-3, betas=(0.9, 0.98), weight_decay=0.01)
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     ckpt = os.path.join(args.out, "checkpoint.pt")
     step = 0
@@ -242,6 +278,8 @@ def main():
         st = torch.load(ckpt)
         text.load_state_dict(st["text"])
         audio.load_state_dict(st["audio"])
+        ctc_head.load_state_dict(st["ctc_head"])
+        enc_opt.load_state_dict(st["enc_opt"])
         opt.load_state_dict(st["opt"])
         step = st["step"]
         print(f"resumed at step {step}")
@@ -249,13 +287,15 @@ def main():
     print(f"vocab {len(tok.tokens)}, params {n_params / 1e6:.2f} M, {len(rows)} train utterances", flush=True)
 
     def save():
-        torch.save({"text": text.state_dict(), "audio": audio.state_dict(), "opt": opt.state_dict(),
-                    "step": step}, ckpt + ".tmp")
+        torch.save({"text": text.state_dict(), "audio": audio.state_dict(), "ctc_head": ctc_head.state_dict(),
+                    "enc_opt": enc_opt.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
+    test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))]
     wavs = {}
     ema = None
-    while step < args.steps:
+    total = args.ctc_steps + args.steps  # `step` counts both stages, so a resumed run continues either one
+    while step < total:
         r = np.random.default_rng([args.seed, step])
         picks = r.choice(len(rows), size=args.batch, replace=False)
         items = []
@@ -264,20 +304,41 @@ def main():
                 wavs[i] = read_wav(os.path.join(args.data, rows[i][0]))
             items.append((wavs[i], rows[i][1]))
         mel, tokens, targets, valid = make_batch(items, tok, r, texts)
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-        for gr in opt.param_groups:
-            gr["lr"] = lr
-        logits = forward_logits(text, audio, mel, tokens, valid)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        n_a = (tokens < 0).sum(1)
+        if step < args.ctc_steps:  # stage 1: the encoder alone learns to spell what it hears
+            lr = 1e-3 * min(1.0, (step + 1) / 100)
+            for gr in enc_opt.param_groups:
+                gr["lr"] = lr
+            loss = ctc_loss(ctc_head, audio(mel), n_a, [t for _, t in items])
+            enc_opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(enc_params, 1.0)
+            enc_opt.step()
+        else:  # stage 2: everything, on the transcript, the CTC loss kept on while there was a stage 1
+            j = step - args.ctc_steps
+            lr = args.lr * min(1.0, (j + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * j / args.steps))
+            for gr in opt.param_groups:
+                gr["lr"] = lr
+            logits, emb = forward_logits(text, audio, mel, tokens, valid, return_audio=True)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+            if args.ctc_steps > 0:
+                loss = loss + CTC_WEIGHT * ctc_loss(ctc_head, emb, n_a, [t for _, t in items])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
         step += 1
+        if step == args.ctc_steps + 1:
+            ema = None  # a new loss
         ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
         if step % 10 == 0 or step == 1:
-            print(f"step {step} loss {float(loss):.3f} ema {ema:.3f} lr {lr:.2e} "
+            stage = "ctc" if step <= args.ctc_steps else "joint"
+            print(f"step {step} {stage} loss {float(loss):.3f} ema {ema:.3f} lr {lr:.2e} "
                   f"{(time.time() - t0) / 60:.1f} min", flush=True)
+        if step <= args.ctc_steps and step % 250 == 0:
+            for path, ref in test[:2]:
+                print(f"  CTC REF {ref} | HYP {ctc_greedy(ctc_head, audio, read_wav(os.path.join(args.data, path)))}",
+                      flush=True)
         if step % args.save_every == 0:
             save()
         if time.time() - t0 > args.minutes * 60:
@@ -286,7 +347,6 @@ def main():
     save()
     text.eval()
     audio.eval()
-    test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))]
     report_listening(text, audio, tok, [(read_wav(os.path.join(args.data, p)), t) for p, t in test[:24]])
     for path, ref in test[:5]:
         print(f"REF {ref}\nHYP {transcribe(text, audio, tok, read_wav(os.path.join(args.data, path)))}")
