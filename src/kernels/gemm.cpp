@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm_split.h"
 #include "kernels/kernels.h"
 
 namespace hark::kernels {
@@ -28,14 +29,40 @@ constexpr int64_t kKc = 384;         // k per panel: B strip 384 x 32 f32 = 48 K
 constexpr int64_t kMinTokens = 32;   // fewer tokens go to matmul (no packing to amortise; not tuned)
 constexpr int64_t kGroupStrips = 8;  // weight strips per task: A block reused from L2 across them
 
-// A 64-byte aligned float buffer kept per thread, so steady-state calls do not allocate.
-float* scratch(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n + 16) v.resize(static_cast<size_t>(n + 16));
-  const auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+}  // namespace
+
+int64_t GemmSplit::tasks() const {
+  return (n_strips + group - 1) / group * parts;
 }
 
-}  // namespace
+GemmSplit::Task GemmSplit::task(int64_t i) const {
+  const int64_t gi = i / parts, mi = i % parts;
+  return {gi * group, std::min(n_strips, (gi + 1) * group), mi * m_strips / parts,
+          (mi + 1) * m_strips / parts};
+}
+
+void* gemm_scratch(std::vector<uint8_t>& v, size_t bytes) {
+  if (v.size() < bytes + 64) v.resize(bytes + 64);
+  const auto p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+}
+
+GemmSplit gemm_split(int n_threads, int64_t n_strips, int64_t group, int64_t m_strips) {
+  const int64_t n_groups = (n_strips + group - 1) / group;
+  const int64_t parts = std::clamp<int64_t>((4 * n_threads + n_groups - 1) / n_groups, 1, m_strips);
+  return {n_strips, group, m_strips, parts};
+}
+
+void gemm_run(ThreadPool* pool, int64_t n_pack, int64_t pack_grain, const RangeFn& pack,
+              const GemmSplit& split, const RangeFn& run) {
+  if (pool == nullptr || pool->size() <= 1) {
+    pack(0, n_pack);
+    run(0, split.tasks());
+    return;
+  }
+  pool->parallel_for(n_pack, pack_grain, pack);
+  pool->parallel_for(split.tasks(), 1, run);
+}
 
 void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) {
   const fp16_t* wd = static_cast<const fp16_t*>(w.data);
@@ -74,8 +101,8 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
   auto kc_of = [&](int64_t p) { return std::min(kKc, K - p * kKc); };
 
   // A: block p starts at p * kKc * m_strips * mr; in it, strip s is [kc][mr] at s * kc * mr.
-  thread_local std::vector<float> a_store;
-  float* a = scratch(a_store, m_strips * mr * K);
+  thread_local std::vector<uint8_t> a_store;
+  float* a = static_cast<float*>(gemm_scratch(a_store, sizeof(float) * m_strips * mr * K));
   auto a_panel = [&](int64_t p, int64_t s) { return a + p * kKc * m_strips * mr + s * kc_of(p) * mr; };
   auto pack_a = [&](int64_t b, int64_t e) {
     for (int64_t item = b; item < e; ++item) {
@@ -86,23 +113,18 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
   };
 
   const fp16_t* wd = static_cast<const fp16_t*>(w.data);
-  const int nth = pool != nullptr ? pool->size() : 1;
-  const int64_t n_groups = (n_strips + kGroupStrips - 1) / kGroupStrips;
-  // At least ~4 tasks per thread so a descheduled thread's share is picked up by the others.
-  const int64_t m_parts = std::clamp<int64_t>((4 * nth + n_groups - 1) / n_groups, 1, m_strips);
+  const GemmSplit split = gemm_split(pool != nullptr ? pool->size() : 1, n_strips, kGroupStrips, m_strips);
   auto run_tasks = [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> b_store;
-    float* bp = scratch(b_store, kKc * nr);
+    thread_local std::vector<uint8_t> b_store;
+    float* bp = static_cast<float*>(gemm_scratch(b_store, sizeof(float) * kKc * nr));
     for (int64_t task = b; task < e; ++task) {
-      const int64_t gi = task / m_parts, mi = task % m_parts;
-      const int64_t j0 = gi * kGroupStrips, j1 = std::min(n_strips, j0 + kGroupStrips);
-      const int64_t s0 = mi * m_strips / m_parts, s1 = (mi + 1) * m_strips / m_parts;
+      const GemmSplit::Task t = split.task(task);
       for (int64_t p = 0; p < k_blocks; ++p) {
         const int64_t kc = kc_of(p);
-        for (int64_t j = j0; j < j1; ++j) {
+        for (int64_t j = t.j0; j < t.j1; ++j) {
           const int cols = static_cast<int>(std::min<int64_t>(nr, N - j * nr));
           g.pack_b(wd + j * nr * K + p * kKc, K, cols, kc, bp);
-          for (int64_t s = s0; s < s1; ++s) {
+          for (int64_t s = t.s0; s < t.s1; ++s) {
             const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
             g.tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0);
           }
@@ -110,13 +132,7 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
       }
     }
   };
-  if (pool == nullptr || nth <= 1) {
-    pack_a(0, k_blocks * m_strips);
-    run_tasks(0, n_groups * m_parts);
-    return;
-  }
-  pool->parallel_for(k_blocks * m_strips, 8, pack_a);
-  pool->parallel_for(n_groups * m_parts, 1, run_tasks);
+  gemm_run(pool, k_blocks * m_strips, 8, pack_a, split, run_tasks);
 }
 
 void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {

@@ -24,6 +24,7 @@
 
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
+#include "kernels/gemm_split.h"
 
 namespace hark::kernels {
 namespace {
@@ -239,13 +240,6 @@ void block(const uint16_t* a0, const uint16_t* a1, const uint16_t* b, int64_t nc
   store_c(3, y10 + kRows, ldy, r1, c1, tmp);
 }
 
-template <typename T>
-T* aligned(std::vector<T>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n + 64) v.resize(static_cast<size_t>(n + 64));
-  const auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<T*>((p + 63) & ~uintptr_t{63});
-}
-
 void gemm_f16_amx(const WeightView& w, const float* x, int64_t M, float* y, ThreadPool* pool) {
   const int64_t K = w.n_in, N = w.n_out;
   const int64_t n_chunks = (K + kKt - 1) / kKt;
@@ -254,32 +248,30 @@ void gemm_f16_amx(const WeightView& w, const float* x, int64_t M, float* y, Thre
   const int64_t k_blocks = (n_chunks + kBlockChunks - 1) / kBlockChunks;
   const fp16_t* wd = static_cast<const fp16_t*>(w.data);
 
-  thread_local std::vector<uint16_t> a_store;
-  uint16_t* a = aligned(a_store, 2 * m_pairs * n_chunks * 2 * kTile);
+  thread_local std::vector<uint8_t> a_store;
+  uint16_t* a =
+      static_cast<uint16_t*>(gemm_scratch(a_store, sizeof(uint16_t) * 2 * m_pairs * n_chunks * 2 * kTile));
   auto pack_all_a = [&](int64_t b, int64_t e) {
     for (int64_t blk = b; blk < e; ++blk) pack_a(x, M, K, n_chunks, blk, a);
   };
 
-  const int nth = pool != nullptr ? pool->size() : 1;
-  const int64_t n_groups = (n_pairs + kGroupPairs - 1) / kGroupPairs;
-  const int64_t m_parts = std::clamp<int64_t>((4 * nth + n_groups - 1) / n_groups, 1, m_pairs);
+  const GemmSplit split = gemm_split(pool != nullptr ? pool->size() : 1, n_pairs, kGroupPairs, m_pairs);
   auto run_tasks = [&](int64_t b, int64_t e) {
-    thread_local std::vector<uint16_t> b_store;
-    uint16_t* bp = aligned(b_store, kGroupPairs * kStripB);
+    thread_local std::vector<uint8_t> b_store;
+    uint16_t* bp = static_cast<uint16_t*>(gemm_scratch(b_store, sizeof(uint16_t) * kGroupPairs * kStripB));
     configure_tiles();
     for (int64_t task = b; task < e; ++task) {
-      const int64_t gi = task / m_parts, mi = task % m_parts;
-      const int64_t j0 = gi * kGroupPairs, j1 = std::min(n_pairs, j0 + kGroupPairs);
-      const int64_t s0 = mi * m_pairs / m_parts, s1 = (mi + 1) * m_pairs / m_parts;
+      const GemmSplit::Task t = split.task(task);
       for (int64_t p = 0; p < k_blocks; ++p) {
         const int64_t c0 = p * kBlockChunks, nc = std::min(kBlockChunks, n_chunks - c0);
-        for (int64_t j = j0; j < j1; ++j) pack_b(wd, N, K, j * 2 * kRows, c0, nc, bp + (j - j0) * kStripB);
-        for (int64_t s = s0; s < s1; ++s) {
+        for (int64_t j = t.j0; j < t.j1; ++j)
+          pack_b(wd, N, K, j * 2 * kRows, c0, nc, bp + (j - t.j0) * kStripB);
+        for (int64_t s = t.s0; s < t.s1; ++s) {
           const uint16_t* a0 = a + ((2 * s) * n_chunks + c0) * 2 * kTile;
           const uint16_t* a1 = a + ((2 * s + 1) * n_chunks + c0) * 2 * kTile;
-          for (int64_t j = j0; j < j1; ++j) {
+          for (int64_t j = t.j0; j < t.j1; ++j) {
             const int64_t t0 = s * 2 * kRows, o0 = j * 2 * kRows;
-            block(a0, a1, bp + (j - j0) * kStripB, nc, y + t0 * N + o0, N,
+            block(a0, a1, bp + (j - t.j0) * kStripB, nc, y + t0 * N + o0, N,
                   std::min<int64_t>(2 * kRows, M - t0), std::min<int64_t>(2 * kRows, N - o0), p > 0);
           }
         }
@@ -287,13 +279,7 @@ void gemm_f16_amx(const WeightView& w, const float* x, int64_t M, float* y, Thre
     }
     _tile_release();
   };
-  if (pool == nullptr || nth <= 1) {
-    pack_all_a(0, 2 * m_pairs);
-    run_tasks(0, n_groups * m_parts);
-    return;
-  }
-  pool->parallel_for(2 * m_pairs, 2, pack_all_a);
-  pool->parallel_for(n_groups * m_parts, 1, run_tasks);
+  gemm_run(pool, 2 * m_pairs, 2, pack_all_a, split, run_tasks);
 }
 
 }  // namespace
