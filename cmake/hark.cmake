@@ -3,7 +3,7 @@
 # <dir>/avx2/, <dir>/avx512/ and <dir>/amx/ are added with the flags of that instruction set.
 set(HARK_AVX2_FLAGS -mavx2 -mfma -mf16c -mbmi2)
 set(HARK_AVX512_FLAGS -mavx2 -mfma -mf16c -mbmi2 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mavx512bf16)
-set(HARK_AMX_FLAGS ${HARK_AVX512_FLAGS} -mamx-tile -mamx-bf16)
+set(HARK_AMX_FLAGS ${HARK_AVX512_FLAGS} -mamx-tile -mamx-bf16 -mamx-int8)
 
 function(hark_layer name)
   cmake_parse_arguments(L "" "" "DIRS;DEPS;ISA_DIRS" ${ARGN})

@@ -44,7 +44,10 @@ KernelTable build(Isa isa) {
     fill_avx512_gemm(t);
     fill_avx512_act(t);
   }
-  if (isa >= Isa::kAmx) fill_amx(t);
+  if (isa >= Isa::kAmx) {
+    fill_amx(t);
+    fill_amx_qgemm(t);
+  }
   t.isa = isa;
   return t;
 }
@@ -73,7 +76,7 @@ namespace {
 struct CpuFeatures {
   bool avx2 = false;
   bool avx512 = false;  // F, BW, DQ, VL, VNNI and BF16 together
-  bool amx = false;     // AMX-TILE and AMX-BF16, tile data enabled by the OS for this process
+  bool amx = false;     // AMX-TILE, -BF16 and -INT8, tile data enabled by the OS for this process
 };
 
 // Linux hands out the 8 KiB AMX tile state per process on request (arch_prctl ARCH_REQ_XCOMP_PERM for
@@ -95,7 +98,7 @@ CpuFeatures detect_features() {
   const bool os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;  // plus opmask and both ZMM halves
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return f;
   const bool avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
-  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
              avx512vl = b & (1u << 31), vnni = c & (1u << 11);
   bool bf16 = false;
@@ -103,7 +106,7 @@ CpuFeatures detect_features() {
   f.avx2 = os_ymm && avx2 && fma && f16c && bmi2;
   f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl && vnni && bf16;
   const bool os_tiles = (xcr0_lo & 0x60000u) == 0x60000u;  // XTILECFG and XTILEDATA
-  f.amx = f.avx512 && amx_tile && amx_bf16 && os_tiles && request_amx_state();
+  f.amx = f.avx512 && amx_tile && amx_bf16 && amx_int8 && os_tiles && request_amx_state();
   return f;
 }
 

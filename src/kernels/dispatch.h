@@ -13,7 +13,8 @@
 
 namespace hark::kernels {
 
-// kAmx is kAvx512 plus Intel AMX tiles (amx-tile, amx-bf16) for the F16 GEMM; everything else is shared.
+// kAmx is kAvx512 plus Intel AMX tiles (amx-tile, amx-bf16, amx-int8) for the F16 GEMM and the Q4_K
+// prefill GEMM; everything else is shared.
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 const char* isa_name(Isa isa);
 
@@ -60,6 +61,12 @@ struct GemmF16Kernels {
 
 // A whole F16 GEMM, same contract as gemm_f16 (n_tok >= 32), for ISAs whose tiles need their own driver.
 using GemmFn = void (*)(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+// A whole quantized matmul for many tokens (n_tok >= kQGemmMinTokens), given the activations already
+// converted to activation_type(w.type): xq holds n_tok rows x_stride bytes apart. Same result as
+// matmul_with up to float summation order.
+using QGemmFn = void (*)(const WeightView& w, const uint8_t* xq, size_t x_stride, int64_t n_tok, float* y,
+                         ThreadPool* pool);
+constexpr int64_t kQGemmMinTokens = 32;
 
 constexpr int kMaxTypeId = 40;  // above every GgmlType id hark knows
 
@@ -71,6 +78,7 @@ struct KernelTable {
   ToFloatFn to_float[kMaxTypeId] = {};    // by type id, optional (else the scalar reference)
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
   GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
+  QGemmFn qgemm[kMaxTypeId] = {};         // by weight type id, optional, preferred over tile for many tokens
   SiluFn silu = nullptr;                  // every table has these two (scalar ones at least)
   GluFn glu = nullptr;
 };
@@ -90,6 +98,7 @@ void fill_avx512_tiles(KernelTable& t);
 void fill_avx512_gemm(KernelTable& t);
 void fill_avx512_act(KernelTable& t);
 void fill_amx(KernelTable& t);
+void fill_amx_qgemm(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,

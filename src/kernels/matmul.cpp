@@ -127,6 +127,11 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
     }
     xa = act.data();
   }
+  const QGemmFn qgemm = k.qgemm[static_cast<int>(w.type)];
+  if (qgemm != nullptr && n_tok >= kQGemmMinTokens) {
+    qgemm(w, xa, x_stride, n_tok, y, pool);
+    return;
+  }
   const uint8_t* wd = static_cast<const uint8_t*>(w.data);
   auto rows = [&](int64_t r0, int64_t r1) {
     run_tiles(k, w.type, w.n_in, wd, w_stride, r0, r1, xa, x_stride, n_tok, y, w.n_out);

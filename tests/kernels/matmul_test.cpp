@@ -136,6 +136,15 @@ TEST_P(MatmulIsa, TokenChunks) {
   check(GetParam(), GgmlType::Q4_K, 8192, 20, 70, &pool);
 }
 
+// Enough tokens for the quantized GEMMs (kQGemmMinTokens), with token and output counts that leave partial
+// tiles, several row groups per thread and rows of several blocks.
+TEST_P(MatmulIsa, QuantGemmShapes) {
+  ThreadPool pool(3);
+  for (GgmlType t : kTypes) check(GetParam(), t, 768, 53, kQGemmMinTokens, &pool);
+  check(GetParam(), GgmlType::Q4_K, 1024, 100, 77, &pool);
+  check(GetParam(), GgmlType::Q4_K, 2048, 32, 48, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatmulIsa,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),
                          [](const ::testing::TestParamInfo<Isa>& p) {

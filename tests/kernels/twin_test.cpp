@@ -162,6 +162,67 @@ TEST_P(Twin, TileMatchesScalar) {
   if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no multi-token tiles";
 }
 
+// The whole quantized GEMMs (where an ISA has them) against the scalar dot of every (row, token) pair, on
+// random quant bytes: 37 rows (a full 32-row group and a partial one) x 35 tokens (two 16-token tiles and a
+// partial one). Row 0's first block holds the extremes of the byte planes: all scale bits set (Q4_K scale
+// and min 63, Q6_K scale -1) with all quant bits set, and in Q6_K scale -128 with quants 0, i.e. -128 * -32.
+TEST_P(Twin, QuantGemmMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& simd = kernel_table(isa);
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  std::mt19937 rng(17);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int kRows = 37, kToks = 35;
+  constexpr int64_t n = 768;
+  int checked = 0;
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::Q4_0}) {
+    const int id = static_cast<int>(t);
+    if (simd.qgemm[id] == nullptr) continue;
+    ++checked;
+    const GgmlType at = activation_type(t);
+    const size_t ws = ggml_row_size(t, n), xs = ggml_row_size(at, n);
+    std::vector<uint8_t> w(ws * kRows), x(xs * kToks);
+    for (int r = 0; r < kRows; ++r) {
+      const auto row = random_weights(t, n, rng);
+      std::copy(row.begin(), row.end(), w.begin() + r * ws);
+    }
+    if (t == GgmlType::Q4_K) {
+      std::fill(w.begin() + 4, w.begin() + sizeof(BlockQ4_K), 0xff);  // scales, mins and quants
+    } else if (t == GgmlType::Q6_K) {
+      BlockQ6_K* b = reinterpret_cast<BlockQ6_K*>(w.data());
+      std::fill(std::begin(b->ql), std::end(b->ql), 0);
+      std::fill(std::begin(b->qh), std::end(b->qh), 0);
+      std::fill(std::begin(b->scales), std::end(b->scales), -128);
+      b[1].scales[0] = -1;
+      std::fill(std::begin(b[1].ql), std::end(b[1].ql), 0xff);
+      std::fill(std::begin(b[1].qh), std::end(b[1].qh), 0xff);
+    }
+    std::vector<float> xf(n);
+    for (int k = 0; k < kToks; ++k) {
+      for (auto& v : xf) v = dist(rng);
+      quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
+    }
+    std::vector<float> y(kToks * kRows);
+    ThreadPool pool(2);
+    simd.qgemm[id](WeightView{t, w.data(), n, kRows}, x.data(), xs, kToks, y.data(), &pool);
+    std::vector<float> wd(n), xd(n);
+    for (int k = 0; k < kToks; ++k) {
+      dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
+      for (int r = 0; r < kRows; ++r) {
+        dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
+        double sum_abs = 0;
+        for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+        const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
+        ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
+                  2.0 * (n + 4) * FLT_EPSILON * sum_abs)
+            << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no quantized GEMM";
+}
+
 // F16/BF16 conversions are exact operations: every ISA must give the scalar bits (NaN: any NaN), on every
 // 16-bit pattern and on floats around rounding ties, subnormals and overflow.
 TEST_P(Twin, HalfConversionsBitExact) {

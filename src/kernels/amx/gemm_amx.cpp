@@ -23,36 +23,21 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "kernels/amx/tiles.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm_split.h"
 
 namespace hark::kernels {
 namespace {
 
-constexpr int kRows = 16;               // rows of every tile; columns of a C tile
+using amx::configure_tiles;
+using amx::kRows;                       // rows of every tile; columns of a C tile
 constexpr int kKt = 32;                 // k per tile step: 32 bf16 = 64 bytes per row
 constexpr int64_t kTile = kRows * kKt;  // bf16 elements in one A or B tile (1 KiB)
 constexpr int64_t kBlockChunks = 16;    // k steps per k block (512 k)
 constexpr int kGroupPairs = 4;          // 32-output strips per task
 constexpr int64_t kChunkB = 4 * kTile;  // packed B per k step and strip: [half][hi, lo]
 constexpr int64_t kStripB = kBlockChunks * kChunkB;
-
-struct TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void configure_tiles() {
-  alignas(64) TileConfig c;
-  for (int i = 0; i < 8; ++i) {
-    c.colsb[i] = 64;
-    c.rows[i] = kRows;
-  }
-  _tile_loadconfig(&c);
-}
 
 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n > 0 ? n : 0)) - 1);
