@@ -41,6 +41,19 @@ void add_into(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+// fn(b, e) over [0, n) in chunks on the pool: the element-wise passes over the FFN width and the
+// vocabulary (softcap's tanh over 262144 logits per token) would otherwise run on one core while the
+// other waits. Same per-element results in any split.
+template <typename F>
+void elementwise(ThreadPool& pool, int64_t n, F&& fn) {
+  constexpr int64_t kGrain = 4096;
+  if (n < 2 * kGrain) {
+    fn(0, n);
+    return;
+  }
+  pool.parallel_for(n, kGrain, fn);
+}
+
 }  // namespace
 
 void TextModel::forward(KvCache& cache, std::span<const Input> inputs, std::vector<float>& logits,
@@ -202,7 +215,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     float* up = grow(s.up, n * n_ff);      // [n][n_ff]
     kernels::matmul(L.ffn_gate, h, n, gate, &pool);
     kernels::matmul(L.ffn_up, h, n, up, &pool);
-    gelu_mul(gate, up, gate, n * n_ff);
+    elementwise(pool, n * n_ff, [&](int64_t b, int64_t e) { gelu_mul(gate + b, up + b, gate + b, e - b); });
     kernels::matmul(L.ffn_down, gate, n, o, &pool);
     rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps);
     add_into(x, o, n * E);
@@ -237,7 +250,10 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
   if (n_out > 0) {
     rms_norm(out, output_norm_.data(), out, n_out, E, eps);
     kernels::matmul(output_, out, n_out, logits, &pool);
-    if (hp.final_softcap > 0.0f) softcap(logits, n_out * hp.n_vocab, hp.final_softcap);
+    if (hp.final_softcap > 0.0f) {
+      elementwise(pool, n_out * hp.n_vocab,
+                  [&](int64_t b, int64_t e) { softcap(logits + b, e - b, hp.final_softcap); });
+    }
   }
   c.n_past_ += T;
 }
