@@ -13,7 +13,7 @@
 
 namespace hark::kernels {
 
-// kAmx is kAvx512 plus Intel AMX tiles (amx-tile, amx-bf16, amx-int8) for the F16 GEMM and the Q4_K
+// kAmx is kAvx512 plus Intel AMX tiles (amx-tile, amx-bf16, amx-int8) for the F16 GEMM and the Q4_K/Q6_K
 // prefill GEMM; everything else is shared.
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 const char* isa_name(Isa isa);

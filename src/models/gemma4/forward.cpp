@@ -41,9 +41,9 @@ void add_into(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-// fn(b, e) over [0, n) in chunks on the pool: the element-wise passes over the FFN width and the
-// vocabulary (softcap's tanh over 262144 logits per token) would otherwise run on one core while the
-// other waits. Same per-element results in any split.
+// fn(b, e) over [0, n) in chunks on the pool: the element-wise passes over the FFN width, the attention
+// window's values and the vocabulary (softcap's tanh over 262144 logits per token) would otherwise run on
+// one core while the other waits. Same per-element results in any split.
 template <typename F>
 void elementwise(ThreadPool& pool, int64_t n, F&& fn) {
   constexpr int64_t kGrain = 4096;
@@ -305,9 +305,14 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, Threa
         kw = kg;
       }
       kernels::matmul({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
-      kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd, vwin, n_first * hd);
-      if (n_first < n_win)
-        kernels::dequantize_row(GgmlType::F16, vbase, vwin + n_first * hd, (n_win - n_first) * hd);
+      elementwise(pool, n_first * hd, [&](int64_t b, int64_t e) {
+        kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd + b, vwin + b, e - b);
+      });
+      if (n_first < n_win) {
+        elementwise(pool, (n_win - n_first) * hd, [&](int64_t b, int64_t e) {
+          kernels::dequantize_row(GgmlType::F16, vbase + b, vwin + n_first * hd + b, e - b);
+        });
+      }
 
       const auto softmax_and_sum = [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
