@@ -164,8 +164,9 @@ TEST_P(Twin, TileMatchesScalar) {
 
 // The whole quantized GEMMs (where an ISA has them) against the scalar dot of every (row, token) pair, on
 // random quant bytes: 37 rows (a full 32-row group and a partial one) x 35 tokens (two 16-token tiles and a
-// partial one). Row 0's first block holds the extremes of the byte planes: all scale bits set (Q4_K scale
-// and min 63, Q6_K scale -1) with all quant bits set, and in Q6_K scale -128 with quants 0, i.e. -128 * -32.
+// partial one). Row 0's first blocks hold the extremes of the byte planes: Q4_K all scale, min and quant
+// bits set (63 * 15); Q6_K scale -128 with quants 0 (-128 * -32 = 4096, hi plane 64), then scale 127 with
+// quants 0 (127 * -32 = -4064, hi plane -64).
 TEST_P(Twin, QuantGemmMatchesScalar) {
   const Isa isa = GetParam();
   if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
@@ -194,9 +195,9 @@ TEST_P(Twin, QuantGemmMatchesScalar) {
       std::fill(std::begin(b->ql), std::end(b->ql), 0);
       std::fill(std::begin(b->qh), std::end(b->qh), 0);
       std::fill(std::begin(b->scales), std::end(b->scales), -128);
-      b[1].scales[0] = -1;
-      std::fill(std::begin(b[1].ql), std::end(b[1].ql), 0xff);
-      std::fill(std::begin(b[1].qh), std::end(b[1].qh), 0xff);
+      std::fill(std::begin(b[1].ql), std::end(b[1].ql), 0);
+      std::fill(std::begin(b[1].qh), std::end(b[1].qh), 0);
+      std::fill(std::begin(b[1].scales), std::end(b[1].scales), 127);
     }
     std::vector<float> xf(n);
     for (int k = 0; k < kToks; ++k) {
