@@ -8,6 +8,7 @@
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -222,6 +223,36 @@ TEST_P(Twin, QuantGemmMatchesScalar) {
     }
   }
   if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no quantized GEMM";
+}
+
+// Q8_K activation conversion is deterministic: every ISA's bytes must equal quantize_row_ref's, on random
+// rows, a zero block, rounding ties (x * iscale = k + 0.5) and a largest |x| that occurs with both signs
+// (the first one sets the sign of the scale).
+TEST_P(Twin, Q8KConversionBitExact) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const ConvertFn convert = kernel_table(isa).from_float[static_cast<int>(GgmlType::Q8_K)];
+  ASSERT_NE(convert, nullptr);
+  std::mt19937 rng(23);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  constexpr int64_t n = 6 * kQK_K;
+  const size_t bytes = ggml_row_size(GgmlType::Q8_K, n);
+  for (int rep = 0; rep < 50; ++rep) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = dist(rng);
+    std::fill(x.begin() + kQK_K, x.begin() + 2 * kQK_K, 0.0f);  // block 1: all zero
+    for (int64_t j = 2 * kQK_K; j < 3 * kQK_K; ++j)             // block 2: exact halves of the step
+      x[j] = static_cast<float>(static_cast<int>(rng() % 254) - 127) + 0.5f;
+    x[2 * kQK_K + 7] = -127.0f;  // iscale = 1: ties stay ties
+    x[3 * kQK_K + 40] = 20.0f;   // block 3: +20 first, then -20 (> 6 sigma)
+    x[3 * kQK_K + 200] = -20.0f;
+    x[4 * kQK_K + 3] = -20.0f;  // block 4: -20 first, then +20
+    x[4 * kQK_K + 100] = 20.0f;
+    std::vector<uint8_t> want(bytes), got(bytes);
+    quantize_row_ref(GgmlType::Q8_K, x.data(), want.data(), n);
+    convert(x.data(), got.data(), n);
+    ASSERT_EQ(0, std::memcmp(want.data(), got.data(), bytes)) << isa_name(isa) << " rep " << rep;
+  }
 }
 
 // F16/BF16 conversions are exact operations: every ISA must give the scalar bits (NaN: any NaN), on every

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <bit>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
@@ -93,7 +94,69 @@ constexpr int id(GgmlType t) {
 
 }  // namespace
 
+namespace {
+
+// Horizontal max / sum of 16 lanes (maskz extracts: GCC 12 warns on the _mm512_reduce_* helpers).
+inline float hmax16(__m512 v) {
+  const __m256 a =
+      _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
+  __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  b = _mm_max_ss(b, _mm_movehdup_ps(b));
+  return _mm_cvtss_f32(b);
+}
+inline int hsum16i(__m512i v) {
+  const __m256i a = _mm256_add_epi32(_mm512_maskz_extracti32x8_epi32(0xff, v, 0),
+                                     _mm512_maskz_extracti32x8_epi32(0xff, v, 1));
+  __m128i b = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  b = _mm_hadd_epi32(b, b);
+  b = _mm_hadd_epi32(b, b);
+  return _mm_cvtsi128_si32(b);
+}
+
+// Q8_K activations, bit for bit as quantize_q8_k: the block's largest |x| (the first one on ties) sets
+// iscale = -127 / x; q = min(127, round(iscale * x)) in the current rounding mode (nearbyintf's);
+// bsums are the sums of 16. The reference's per-element scalar loop was ~1 % of a decode step, on the
+// calling thread.
+void to_q8_k(const float* src, void* dst, int64_t n) {
+  BlockQ8_K* y = static_cast<BlockQ8_K*>(dst);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t i = 0; i < n / kQK_K; ++i, src += kQK_K) {
+    __m512 m = _mm512_setzero_ps();
+    for (int k = 0; k < kQK_K; k += 16)
+      m = _mm512_maskz_max_ps(0xffff, m, _mm512_and_ps(_mm512_loadu_ps(src + k), abs_mask));
+    const float amax = hmax16(m);
+    BlockQ8_K& b = y[i];
+    if (!(amax > 0.0f)) {
+      std::memset(&b, 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    float max = 0.0f;
+    for (int k = 0; k < kQK_K; k += 16) {
+      const __mmask16 eq = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(src + k), abs_mask),
+                                              _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (eq != 0) {
+        max = src[k + std::countr_zero(static_cast<unsigned>(eq))];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 is = _mm512_set1_ps(iscale);
+    for (int k = 0; k < kQK_K; k += 16) {
+      const __m512i q = _mm512_maskz_min_epi32(
+          0xffff, _mm512_maskz_cvtps_epi32(0xffff, _mm512_mul_ps(is, _mm512_loadu_ps(src + k))),
+          _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b.qs + k), _mm512_maskz_cvtepi32_epi8(0xffff, q));
+      b.bsums[k / 16] = static_cast<int16_t>(hsum16i(q));
+    }
+    b.d = 1.0f / iscale;
+  }
+}
+
+}  // namespace
+
 void fill_avx512(KernelTable& t) {
+  t.from_float[id(GgmlType::Q8_K)] = to_q8_k;
   t.dot[id(GgmlType::F32)] = dot_f32;
   t.dot[id(GgmlType::F16)] = dot_f16;
   t.dot[id(GgmlType::BF16)] = dot_bf16;
