@@ -92,10 +92,6 @@ constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
 
-}  // namespace
-
-namespace {
-
 // Horizontal max / sum of 16 lanes (maskz extracts: GCC 12 warns on the _mm512_reduce_* helpers).
 inline float hmax16(__m512 v) {
   const __m256 a =
@@ -114,8 +110,8 @@ inline int hsum16i(__m512i v) {
   return _mm_cvtsi128_si32(b);
 }
 
-// Q8_K activations, bit for bit as quantize_q8_k: the block's largest |x| (the first one on ties) sets
-// iscale = -127 / x; q = min(127, round(iscale * x)) in the current rounding mode (nearbyintf's);
+// Q8_K activations, bit for bit as quantize_q8_k for finite inputs: the block's largest |x| (the first one on
+// ties) sets iscale = -127 / x; q = min(127, round(iscale * x)) in the current rounding mode (nearbyintf's);
 // bsums are the sums of 16. The reference's per-element scalar loop was ~1 % of a decode step, on the
 // calling thread.
 void to_q8_k(const float* src, void* dst, int64_t n) {
