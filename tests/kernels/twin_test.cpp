@@ -65,6 +65,57 @@ std::vector<uint8_t> random_weights(GgmlType t, int64_t n, std::mt19937& rng) {
   return w;
 }
 
+// rows weight rows of n random quant bytes (random_weights) and toks activation rows quantized from N(0,1),
+// in the layouts the tiles and GEMMs read: [rows][ws] and [toks][xs] bytes.
+struct MultiRow {
+  size_t ws, xs;
+  std::vector<uint8_t> w, x;
+};
+
+MultiRow random_multi_row(GgmlType t, int64_t n, int rows, int toks, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const GgmlType at = activation_type(t);
+  MultiRow m{ggml_row_size(t, n), ggml_row_size(at, n), {}, {}};
+  m.w.resize(m.ws * rows);
+  m.x.resize(m.xs * toks);
+  for (int r = 0; r < rows; ++r) {
+    const auto row = random_weights(t, n, rng);
+    std::copy(row.begin(), row.end(), m.w.begin() + r * m.ws);
+  }
+  std::vector<float> xf(n);
+  for (int k = 0; k < toks; ++k) {
+    for (auto& v : xf) v = dist(rng);
+    quantize_row_ref(at, xf.data(), m.x.data() + k * m.xs, n);
+  }
+  return m;
+}
+
+// y[k * rows + r] against the scalar dot of weight row r and activation row k, within 2 (n + 4) eps
+// sum|w * x| (see the top of the file).
+::testing::AssertionResult matches_scalar_dots(GgmlType t, int64_t n, const MultiRow& m, int rows, int toks,
+                                               const float* y) {
+  const KernelTable& ref = kernel_table(Isa::kScalar);
+  const int id = static_cast<int>(t);
+  const GgmlType at = activation_type(t);
+  std::vector<float> wd(n), xd(n);
+  for (int k = 0; k < toks; ++k) {
+    dequantize_row_ref(at, m.x.data() + k * m.xs, xd.data(), n);
+    for (int r = 0; r < rows; ++r) {
+      dequantize_row_ref(t, m.w.data() + r * m.ws, wd.data(), n);
+      double sum_abs = 0;
+      for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+      const float want = ref.dot[id](n, m.w.data() + r * m.ws, m.x.data() + k * m.xs);
+      const double err = std::fabs(static_cast<double>(y[k * rows + r]) - want);
+      const double limit = 2.0 * (n + 4) * FLT_EPSILON * sum_abs;
+      if (!(err <= limit)) {
+        return ::testing::AssertionFailure() << ggml_type_name(t) << " row " << r << " tok " << k << ": |"
+                                             << y[k * rows + r] << " - " << want << "| > " << limit;
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 struct TwinCase {
   GgmlType type;
   int64_t n;
@@ -116,9 +167,7 @@ TEST_P(Twin, TileMatchesScalar) {
   const Isa isa = GetParam();
   if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
   const KernelTable& simd = kernel_table(isa);
-  const KernelTable& ref = kernel_table(Isa::kScalar);
   std::mt19937 rng(11);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
   constexpr int kRows = 5, kToks = 4;
   int checked = 0;
   for (GgmlType t :
@@ -128,36 +177,14 @@ TEST_P(Twin, TileMatchesScalar) {
     if (simd.tile[id] == nullptr) continue;
     ++checked;
     const int64_t n = ggml_type_info(t).block_size == 1 ? 333 : 768;
-    const GgmlType at = activation_type(t);
-    const size_t ws = ggml_row_size(t, n), xs = ggml_row_size(at, n);
-    std::vector<uint8_t> w(ws * kRows), x(xs * kToks);  // [kRows][ws], [kToks][xs] bytes
-    for (int r = 0; r < kRows; ++r) {
-      const auto row = random_weights(t, n, rng);
-      std::copy(row.begin(), row.end(), w.begin() + r * ws);
-    }
-    std::vector<float> xf(n);
-    for (int k = 0; k < kToks; ++k) {
-      for (auto& v : xf) v = dist(rng);
-      quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
-    }
+    const MultiRow m = random_multi_row(t, n, kRows, kToks, rng);
     float y[kToks * kRows];  // [kToks][kRows]
-    std::vector<float> wd(n), xd(n);
     // All tokens in one call, then one token per call: decode's path, a kernel of its own on some ISAs.
     for (int nt : {kToks, 1}) {
       for (int k0 = 0; k0 < kToks; k0 += nt)
-        simd.tile[id](n, w.data(), ws, kRows, x.data() + k0 * xs, xs, nt, y + k0 * kRows, kRows);
-      for (int k = 0; k < kToks; ++k) {
-        dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
-        for (int r = 0; r < kRows; ++r) {
-          dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
-          double sum_abs = 0;
-          for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
-          const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
-          ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
-                    2.0 * (n + 4) * FLT_EPSILON * sum_abs)
-              << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k << " of " << nt;
-        }
-      }
+        simd.tile[id](n, m.w.data(), m.ws, kRows, m.x.data() + k0 * m.xs, m.xs, nt, y + k0 * kRows, kRows);
+      ASSERT_TRUE(matches_scalar_dots(t, n, m, kRows, kToks, y))
+          << isa_name(isa) << ", tokens per call " << nt;
     }
   }
   if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no multi-token tiles";
@@ -172,9 +199,7 @@ TEST_P(Twin, QuantGemmMatchesScalar) {
   const Isa isa = GetParam();
   if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
   const KernelTable& simd = kernel_table(isa);
-  const KernelTable& ref = kernel_table(Isa::kScalar);
   std::mt19937 rng(17);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
   constexpr int kRows = 37, kToks = 35;
   constexpr int64_t n = 768;
   int checked = 0;
@@ -182,17 +207,11 @@ TEST_P(Twin, QuantGemmMatchesScalar) {
     const int id = static_cast<int>(t);
     if (simd.qgemm[id] == nullptr) continue;
     ++checked;
-    const GgmlType at = activation_type(t);
-    const size_t ws = ggml_row_size(t, n), xs = ggml_row_size(at, n);
-    std::vector<uint8_t> w(ws * kRows), x(xs * kToks);
-    for (int r = 0; r < kRows; ++r) {
-      const auto row = random_weights(t, n, rng);
-      std::copy(row.begin(), row.end(), w.begin() + r * ws);
-    }
+    MultiRow m = random_multi_row(t, n, kRows, kToks, rng);
     if (t == GgmlType::Q4_K) {
-      std::fill(w.begin() + 4, w.begin() + sizeof(BlockQ4_K), 0xff);  // scales, mins and quants
+      std::fill(m.w.begin() + 4, m.w.begin() + sizeof(BlockQ4_K), 0xff);  // scales, mins and quants
     } else if (t == GgmlType::Q6_K) {
-      BlockQ6_K* b = reinterpret_cast<BlockQ6_K*>(w.data());
+      BlockQ6_K* b = reinterpret_cast<BlockQ6_K*>(m.w.data());
       std::fill(std::begin(b->ql), std::end(b->ql), 0);
       std::fill(std::begin(b->qh), std::end(b->qh), 0);
       std::fill(std::begin(b->scales), std::end(b->scales), -128);
@@ -200,27 +219,10 @@ TEST_P(Twin, QuantGemmMatchesScalar) {
       std::fill(std::begin(b[1].qh), std::end(b[1].qh), 0);
       std::fill(std::begin(b[1].scales), std::end(b[1].scales), 127);
     }
-    std::vector<float> xf(n);
-    for (int k = 0; k < kToks; ++k) {
-      for (auto& v : xf) v = dist(rng);
-      quantize_row_ref(at, xf.data(), x.data() + k * xs, n);
-    }
     std::vector<float> y(kToks * kRows);
     ThreadPool pool(2);
-    simd.qgemm[id](WeightView{t, w.data(), n, kRows}, x.data(), xs, kToks, y.data(), &pool);
-    std::vector<float> wd(n), xd(n);
-    for (int k = 0; k < kToks; ++k) {
-      dequantize_row_ref(at, x.data() + k * xs, xd.data(), n);
-      for (int r = 0; r < kRows; ++r) {
-        dequantize_row_ref(t, w.data() + r * ws, wd.data(), n);
-        double sum_abs = 0;
-        for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wd[i]) * xd[i]);
-        const float want = ref.dot[id](n, w.data() + r * ws, x.data() + k * xs);
-        ASSERT_LE(std::fabs(static_cast<double>(y[k * kRows + r]) - want),
-                  2.0 * (n + 4) * FLT_EPSILON * sum_abs)
-            << isa_name(isa) << " " << ggml_type_name(t) << " row " << r << " tok " << k;
-      }
-    }
+    simd.qgemm[id](WeightView{t, m.w.data(), n, kRows}, m.x.data(), m.xs, kToks, y.data(), &pool);
+    ASSERT_TRUE(matches_scalar_dots(t, n, m, kRows, kToks, y.data())) << isa_name(isa);
   }
   if (checked == 0) GTEST_SKIP() << isa_name(isa) << " has no quantized GEMM";
 }
