@@ -37,6 +37,7 @@ KernelTable build(Isa isa) {
   if (isa >= Isa::kAvx2) {
     fill_avx2(t);
     fill_avx2_tiles(t);
+    fill_avx2_attend(t);
   }
   if (isa >= Isa::kAvx512) {
     fill_avx512(t);

@@ -43,6 +43,10 @@ using SiluFn = void (*)(const float* x, float* y, int64_t n);
 // y[i] = a[i] * sigmoid(b[i]) = a[i] / (1 + exp(-b[i])) (a GLU gate); y may be a.
 using GluFn = void (*)(const float* a, const float* b, float* y, int64_t n);
 
+// attend_f16's contract (kernels.h), arguments already checked.
+using AttendFn = void (*)(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
+                          float* scores, float* out);
+
 // The three leaves of the blocked F16 GEMM (gemm.cpp drives them). The GEMM computes C[t][o] =
 // sum_k A[t][k] * B[k][o] with A the activations and B the transposed weight, one mr x nr register tile of
 // C at a time, from panels packed so the tile reads both operands sequentially.
@@ -79,8 +83,9 @@ struct KernelTable {
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
   GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
   QGemmFn qgemm[kMaxTypeId] = {};         // by weight type id, optional, preferred over tile for many tokens
-  SiluFn silu = nullptr;                  // every table has these two (scalar ones at least)
+  SiluFn silu = nullptr;                  // every table has these three (scalar ones at least)
   GluFn glu = nullptr;
+  AttendFn attend_f16 = nullptr;
 };
 
 // The table for `isa`; the caller checks cpu_supports(isa) before calling its entries.
@@ -93,6 +98,7 @@ inline const KernelTable& active_kernels() {
 void fill_scalar(KernelTable& t);
 void fill_avx2(KernelTable& t);
 void fill_avx2_tiles(KernelTable& t);
+void fill_avx2_attend(KernelTable& t);
 void fill_avx512(KernelTable& t);
 void fill_avx512_tiles(KernelTable& t);
 void fill_avx512_gemm(KernelTable& t);

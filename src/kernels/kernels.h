@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/fp16.h"
 #include "core/ggml_type.h"
 #include "core/thread_pool.h"
 
@@ -36,6 +37,25 @@ void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, Thre
 // silu: y = x / (1 + exp(-x)); glu: y = a * sigmoid(b). y may alias x (silu) or a (glu).
 void silu(const float* x, float* y, int64_t n);
 void glu(const float* a, const float* b, float* y, int64_t n);
+
+// A window of n_keys F16 key and value rows (head_dim elements each) of one KV head, in up to two pieces
+// because the cache is a ring: key j is row j of k0/v0 for j < n0, else row j - n0 of k1/v1.
+struct KvWindow {
+  const fp16_t* k0;
+  const fp16_t* v0;
+  int64_t n0;
+  const fp16_t* k1;
+  const fp16_t* v1;
+  int64_t n_keys;
+};
+
+// Attention of n_q query rows (head_dim floats each) that all see every key of the window, as a decode
+// step's query heads sharing one KV head do: out[r] = sum_j softmax_j(scale * dot(f16(q[r]), k[j])) * v[j].
+// The queries are rounded to F16 for the key dots, as matmul rounds them against an F16 weight (and
+// llama.cpp against its F16 cache). scores: scratch of n_q * n_keys floats. Throws kInvalidArgument for
+// n_keys < 1 or n0 outside [0, n_keys].
+void attend_f16(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
+                float* scores, float* out);
 
 // Converts n elements (a multiple of the block size) of one row; dequantize_row also serves embedding
 // lookups (src = start of the row). Throws hark::Error(kUnsupported) for types hark cannot convert.

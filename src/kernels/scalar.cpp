@@ -1,8 +1,10 @@
 // Scalar kernels: the twin every SIMD kernel is tested against, and the fallback on any CPU. Integer parts
 // of the quantized dots are exact; block results are summed in float in block order, as ggml's generic
 // code does. Float dots accumulate in double so the twin is a tight reference.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/fp16.h"
 #include "core/quant.h"
@@ -258,6 +260,40 @@ void glu_scalar(const float* a, const float* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.0f / (1.0f + std::exp(-b[i])));
 }
 
+// The attention twin: key dots and value sums in double, the softmax in float with std::exp.
+void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& win, float scale,
+                       float* scores, float* out) {
+  const auto row = [&](const fp16_t* p0, const fp16_t* p1, int64_t j) {
+    return j < win.n0 ? p0 + j * hd : p1 + (j - win.n0) * hd;
+  };
+  thread_local std::vector<double> qd, acc;
+  qd.resize(static_cast<size_t>(hd));
+  acc.resize(static_cast<size_t>(hd));
+  for (int64_t r = 0; r < n_q; ++r) {
+    for (int64_t i = 0; i < hd; ++i) qd[i] = fp16_to_f32(f32_to_fp16(q[r * hd + i]));
+    float* s = scores + r * win.n_keys;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < win.n_keys; ++j) {
+      const fp16_t* k = row(win.k0, win.k1, j);
+      double d = 0;
+      for (int64_t i = 0; i < hd; ++i) d += qd[i] * fp16_to_f32(k[i]);
+      s[j] = static_cast<float>(d) * scale;
+      mx = std::max(mx, s[j]);
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < win.n_keys; ++j) {
+      s[j] = std::exp(s[j] - mx);
+      sum += s[j];
+    }
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t j = 0; j < win.n_keys; ++j) {
+      const fp16_t* v = row(win.v0, win.v1, j);
+      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(s[j]) * fp16_to_f32(v[i]);
+    }
+    for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i] / sum);
+  }
+}
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -267,6 +303,7 @@ constexpr int id(GgmlType t) {
 void fill_scalar(KernelTable& t) {
   t.silu = silu_scalar;
   t.glu = glu_scalar;
+  t.attend_f16 = attend_f16_scalar;
   t.dot[id(GgmlType::F32)] = dot_f32;
   t.dot[id(GgmlType::F16)] = dot_f16;
   t.dot[id(GgmlType::BF16)] = dot_bf16;

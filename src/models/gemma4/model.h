@@ -147,6 +147,7 @@ class TextModel {
   void forward_ubatch(KvCache& cache, std::span<const Input> inputs, float* logits, ThreadPool& pool,
                       const Trace& trace) const;
   void attention(KvCache& cache, int64_t il, int64_t pos0, int64_t n_rows, ThreadPool& pool) const;
+  void attention_step(KvCache& cache, int64_t il, int64_t pos, ThreadPool& pool) const;
 
   std::shared_ptr<const gguf::File> file_;
   HParams hp_;

@@ -1,0 +1,165 @@
+// AVX2 (with F16C and FMA) attention of a decode step's query heads over the F16 cache window (attend_f16,
+// kernels.h), also the AVX-512 tables' entry: the work is ~1 % of a decode step's arithmetic, not worth a
+// 512-bit copy. Up to four query rows go together: each key row is converted from F16 once and dotted with
+// all of them (the heads of one KV group share it); the softmax's exp runs 8 lanes at a time; the value sum
+// keeps a rows x 16 block of outputs in registers while it walks the keys, so a value row is converted once
+// per block instead of once per output element and head. Summation orders differ from the scalar twin only.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/dispatch.h"
+
+namespace hark::kernels {
+namespace {
+
+constexpr int64_t kMaxHeadDim = 1024;  // rounded queries are kept on the stack
+
+inline float hsum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+inline float hmax8(__m256 v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
+}
+
+// exp over 8 lanes as in act_avx512.cpp's exp16: x clamped to [-87, 87], k = round(x / ln 2), r = x - k ln 2
+// in two steps, e^r by its degree-6 Taylor polynomial, 2^k put into the exponent bits (k stays in
+// [-126, 126], a normal float).
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(87.0f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.42860682030941723e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline __m256 load_f16x8(const fp16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// fn(j, key row, value row) for every key of the window, piece by piece.
+template <typename F>
+inline void for_each_key(const KvWindow& w, int64_t hd, F&& fn) {
+  for (int64_t j = 0; j < w.n0; ++j) fn(j, w.k0 + j * hd, w.v0 + j * hd);
+  for (int64_t j = w.n0; j < w.n_keys; ++j) fn(j, w.k1 + (j - w.n0) * hd, w.v1 + (j - w.n0) * hd);
+}
+
+// Lanes [0, n) of 8, for the tails of the score rows.
+inline __m256i tail_mask(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+
+// Scores, then softmax in place: s = exp(scale * q.k - max); returns 1 / sum.
+template <int NR>
+void scores_and_softmax(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& w, float scale,
+                        float* scores, float* inv_sum) {
+  const int64_t nk = w.n_keys;
+  for_each_key(w, hd, [&](int64_t j, const fp16_t* k, const fp16_t*) {
+    __m256 acc[NR];
+    for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 8) {
+      const __m256 kv = load_f16x8(k + i);
+      for (int r = 0; r < NR; ++r) acc[r] = _mm256_fmadd_ps(_mm256_load_ps(qr[r] + i), kv, acc[r]);
+    }
+    for (int r = 0; r < NR; ++r) scores[r * nk + j] = hsum8(acc[r]) * scale;
+  });
+  const int64_t n8 = nk / 8 * 8;
+  const __m256i tail = tail_mask(nk - n8);
+  for (int r = 0; r < NR; ++r) {
+    float* s = scores + r * nk;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < n8; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
+    float mx = hmax8(mv);
+    for (int64_t j = n8; j < nk; ++j) mx = std::max(mx, s[j]);
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n8; j += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+      _mm256_storeu_ps(s + j, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    if (n8 < nk) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(s + n8, tail), m));
+      _mm256_maskstore_ps(s + n8, tail, e);
+      sum = _mm256_add_ps(sum, _mm256_and_ps(e, _mm256_castsi256_ps(tail)));
+    }
+    inv_sum[r] = 1.0f / hsum8(sum);
+  }
+}
+
+template <int NR>
+void attend_rows(const float* q, int64_t hd, const KvWindow& w, float scale, float* scores, float* out) {
+  alignas(32) float qr[NR][kMaxHeadDim];
+  for (int r = 0; r < NR; ++r)
+    for (int64_t i = 0; i < hd; i += 8)
+      _mm256_store_ps(qr[r] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + r * hd + i),
+                                                                 _MM_FROUND_TO_NEAREST_INT)));
+  float inv_sum[NR];
+  scores_and_softmax<NR>(qr, hd, w, scale, scores, inv_sum);
+  const int64_t nk = w.n_keys;
+  for (int64_t i0 = 0; i0 < hd; i0 += 16) {
+    __m256 a0[NR], a1[NR];
+    for (int r = 0; r < NR; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+    for_each_key(w, hd, [&](int64_t j, const fp16_t*, const fp16_t* v) {
+      const __m256 v0 = load_f16x8(v + i0), v1 = load_f16x8(v + i0 + 8);
+      for (int r = 0; r < NR; ++r) {
+        const __m256 p = _mm256_broadcast_ss(scores + r * nk + j);
+        a0[r] = _mm256_fmadd_ps(p, v0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(p, v1, a1[r]);
+      }
+    });
+    for (int r = 0; r < NR; ++r) {
+      const __m256 inv = _mm256_set1_ps(inv_sum[r]);
+      _mm256_storeu_ps(out + r * hd + i0, _mm256_mul_ps(a0[r], inv));
+      _mm256_storeu_ps(out + r * hd + i0 + 8, _mm256_mul_ps(a1[r], inv));
+    }
+  }
+}
+
+void attend_f16_avx2(const float* q, int64_t n_q, int64_t hd, const KvWindow& w, float scale, float* scores,
+                     float* out) {
+  if (hd % 16 != 0 || hd > kMaxHeadDim) {
+    kernel_table(Isa::kScalar).attend_f16(q, n_q, hd, w, scale, scores, out);
+    return;
+  }
+  const int64_t nk = w.n_keys;
+  int64_t r = 0;
+  for (; r + 4 <= n_q; r += 4) attend_rows<4>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
+  switch (n_q - r) {
+    case 3:
+      attend_rows<3>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
+      break;
+    case 2:
+      attend_rows<2>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
+      break;
+    case 1:
+      attend_rows<1>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void fill_avx2_attend(KernelTable& t) {
+  t.attend_f16 = attend_f16_avx2;
+}
+
+}  // namespace hark::kernels
