@@ -43,6 +43,13 @@ using SiluFn = void (*)(const float* x, float* y, int64_t n);
 // y[i] = a[i] * sigmoid(b[i]) = a[i] / (1 + exp(-b[i])) (a GLU gate); y may be a.
 using GluFn = void (*)(const float* a, const float* b, float* y, int64_t n);
 
+// gelu_mul's and softcap's contracts (kernels.h).
+using GeluMulFn = void (*)(const float* g, const float* u, float* y, int64_t n);
+using SoftcapFn = void (*)(float* x, int64_t n, float cap);
+// GELU(x) for every F16 bit pattern x, as F16 bits: 65536 entries and one more (zero) so that a 32-bit
+// gather at the last entry stays inside the table.
+const fp16_t* gelu_f16_table();
+
 // attend_f16's contract (kernels.h), arguments already checked.
 using AttendFn = void (*)(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
                           float* scores, float* out);
@@ -83,8 +90,10 @@ struct KernelTable {
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
   GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
   QGemmFn qgemm[kMaxTypeId] = {};         // by weight type id, optional, preferred over tile for many tokens
-  SiluFn silu = nullptr;                  // every table has these three (scalar ones at least)
+  SiluFn silu = nullptr;                  // every table has these five (scalar ones at least)
   GluFn glu = nullptr;
+  GeluMulFn gelu_mul = nullptr;
+  SoftcapFn softcap = nullptr;
   AttendFn attend_f16 = nullptr;
 };
 

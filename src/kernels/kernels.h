@@ -38,6 +38,13 @@ void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, Thre
 void silu(const float* x, float* y, int64_t n);
 void glu(const float* a, const float* b, float* y, int64_t n);
 
+// y[i] = gelu(g[i]) * u[i], GELU's tanh form as ggml's CPU backend computes it: the input rounded to F16
+// indexes a table of F16 results (gelu_f16_table); inputs <= -10 give 0, inputs >= 10 the input itself.
+// Every ISA gives the same bits. y may alias g or u.
+void gelu_mul(const float* g, const float* u, float* y, int64_t n);
+// x[i] = cap * tanh(x[i] / cap), in place, within a few ulp of std::tanh (the final logit soft-cap).
+void softcap(float* x, int64_t n, float cap);
+
 // A window of n_keys F16 key and value rows (head_dim elements each) of one KV head, in up to two pieces
 // because the cache is a ring: key j is row j of k0/v0 for j < n0, else row j - n0 of k1/v1.
 struct KvWindow {

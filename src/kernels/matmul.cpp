@@ -198,6 +198,14 @@ void glu(const float* a, const float* b, float* y, int64_t n) {
   active_kernels().glu(a, b, y, n);
 }
 
+void gelu_mul(const float* g, const float* u, float* y, int64_t n) {
+  active_kernels().gelu_mul(g, u, y, n);
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  active_kernels().softcap(x, n, cap);
+}
+
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   check_row_length("dequantize_row", t, n);
   const ToFloatFn f = active_kernels().to_float[static_cast<int>(t)];

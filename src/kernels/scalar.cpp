@@ -260,6 +260,20 @@ void glu_scalar(const float* a, const float* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.0f / (1.0f + std::exp(-b[i])));
 }
 
+void gelu_mul_scalar(const float* g, const float* u, float* y, int64_t n) {
+  const fp16_t* table = gelu_f16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = g[i];
+    const float v = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(table[f32_to_fp16(x)]);
+    y[i] = v * u[i];
+  }
+}
+
+void softcap_scalar(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
 // The attention twin: key dots and value sums in double, the softmax in float with std::exp.
 void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& win, float scale,
                        float* scores, float* out) {
@@ -300,9 +314,25 @@ constexpr int id(GgmlType t) {
 
 }  // namespace
 
+const fp16_t* gelu_f16_table() {
+  static const std::vector<fp16_t> table = [] {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoefA = 0.044715f;
+    std::vector<fp16_t> t(65536 + 1, 0);
+    for (uint32_t i = 0; i < 65536; ++i) {
+      const float x = fp16_to_f32(static_cast<fp16_t>(i));
+      t[i] = f32_to_fp16(0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x))));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
 void fill_scalar(KernelTable& t) {
   t.silu = silu_scalar;
   t.glu = glu_scalar;
+  t.gelu_mul = gelu_mul_scalar;
+  t.softcap = softcap_scalar;
   t.attend_f16 = attend_f16_scalar;
   t.dot[id(GgmlType::F32)] = dot_f32;
   t.dot[id(GgmlType::F16)] = dot_f16;

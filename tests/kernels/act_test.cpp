@@ -1,16 +1,19 @@
-// The SIMD silu and GLU gate against their scalar twins (std::exp), on every ISA this CPU runs: random
-// values over the range where exp matters, values past the clamp (+-87) and +-0, with lengths that leave
-// SIMD tails. Limit: 4 ulp of the result (the Taylor truncation is 1.2e-7 relative, the reduction, the
-// polynomial and the division round a few times; 2 ulp is exceeded, e.g. silu(-5.2) is off by 2.6 ulp), or
-// 1e-35 absolute where the exact result is below float's normal range (past the +-87 clamp).
+// The SIMD silu, GLU gate and soft-cap against their scalar twins (std::exp, std::tanh), on every ISA this
+// CPU runs: random values over the range where exp matters, values past the clamp (+-87) and +-0, with
+// lengths that leave SIMD tails. Limit: 4 ulp of the result (the Taylor truncation is 1.2e-7 relative, the
+// reduction, the polynomial and the division round a few times; 2 ulp is exceeded, e.g. silu(-5.2) is off by
+// 2.6 ulp), or 1e-35 absolute where the exact result is below float's normal range (past the +-87 clamp).
+// The GELU gate looks up the same F16 table on every ISA, so it must match bit for bit.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/fp16.h"
 #include "kernels/dispatch.h"
 
 namespace hark::kernels {
@@ -54,6 +57,49 @@ TEST_P(Act, SiluAndGluMatchScalar) {
     simd.silu(inplace.data(), inplace.data(), n);
     simd.silu(a.data(), got.data(), n);
     ASSERT_EQ(inplace, got);
+  }
+}
+
+TEST_P(Act, GeluMulIsBitExact) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  // Every F16 value (NaNs aside), the clamps at +-10 and their neighbours, and random floats between
+  // F16 values (rounding), with a multiplier that is not 1.
+  std::vector<float> g;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float x = fp16_to_f32(static_cast<fp16_t>(h));
+    if (!std::isnan(x)) g.push_back(x);
+  }
+  const size_t edges = g.size();
+  for (float x : {10.0f, -10.0f, 9.999999f, -9.999999f, 10.000001f, -10.000001f}) g.push_back(x);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> d(-12.0f, 12.0f);
+  for (int i = 0; i < 5001; ++i) g.push_back(d(rng));
+  std::vector<float> u(g.size());
+  for (auto& v : u) v = d(rng);
+  std::vector<float> got(g.size()), want(g.size());
+  kernel_table(isa).gelu_mul(g.data(), u.data(), got.data(), static_cast<int64_t>(g.size()));
+  kernel_table(Isa::kScalar).gelu_mul(g.data(), u.data(), want.data(), static_cast<int64_t>(g.size()));
+  for (size_t i = 0; i < g.size(); ++i)
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+        << "gelu(" << g[i] << ") * " << u[i] << " = " << got[i] << " want " << want[i];
+  EXPECT_EQ(want[edges], 10.0f * u[edges]);  // the clamps, not the table: gelu(10) = 10, gelu(-10) = 0
+  EXPECT_EQ(want[edges + 1], 0.0f);
+}
+
+TEST_P(Act, SoftcapMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  std::mt19937 rng(10);
+  for (int64_t n : {1, 15, 16, 17, 4099}) {
+    std::vector<float> x = inputs(n, rng);
+    for (int64_t i = 0; i < n; i += 5) x[i] *= 1e-3f;  // where tanh is its Taylor series
+    for (int64_t i = 1; i < n; i += 7) x[i] = 7.5f * (i % 2 ? 1.0f : -1.0f);  // tanh's two branches meet
+    std::vector<float> got = x, want = x;
+    kernel_table(isa).softcap(got.data(), n, 30.0f);
+    kernel_table(Isa::kScalar).softcap(want.data(), n, 30.0f);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_TRUE(close(got[i], want[i])) << "softcap(" << x[i] << ") = " << got[i] << " want " << want[i];
   }
 }
 

@@ -215,7 +215,8 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     float* up = grow(s.up, n * n_ff);      // [n][n_ff]
     kernels::matmul(L.ffn_gate, h, n, gate, &pool);
     kernels::matmul(L.ffn_up, h, n, up, &pool);
-    elementwise(pool, n * n_ff, [&](int64_t b, int64_t e) { gelu_mul(gate + b, up + b, gate + b, e - b); });
+    elementwise(pool, n * n_ff,
+                [&](int64_t b, int64_t e) { kernels::gelu_mul(gate + b, up + b, gate + b, e - b); });
     kernels::matmul(L.ffn_down, gate, n, o, &pool);
     rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps);
     add_into(x, o, n * E);
@@ -225,8 +226,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
       float* pg = grow(s.ple_gate, n * n_epl);  // [n][n_epl]
       kernels::matmul(L.ple_gate, x, n, pg, &pool);
       for (int64_t r = 0; r < n; ++r)
-        for (int64_t i = 0; i < n_epl; ++i)
-          pg[r * n_epl + i] = gelu(pg[r * n_epl + i]) * ple[r * P + il * n_epl + i];
+        kernels::gelu_mul(pg + r * n_epl, ple + r * P + il * n_epl, pg + r * n_epl, n_epl);
       kernels::matmul(L.ple_proj, pg, n, o, &pool);
       rms_norm(o, L.ple_post_norm.data(), o, n, E, eps);
       add_into(x, o, n * E);
@@ -252,7 +252,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     kernels::matmul(output_, out, n_out, logits, &pool);
     if (hp.final_softcap > 0.0f) {
       elementwise(pool, n_out * hp.n_vocab,
-                  [&](int64_t b, int64_t e) { softcap(logits + b, e - b, hp.final_softcap); });
+                  [&](int64_t b, int64_t e) { kernels::softcap(logits + b, e - b, hp.final_softcap); });
     }
   }
   c.n_past_ += T;

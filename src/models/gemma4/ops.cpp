@@ -1,9 +1,6 @@
 #include "models/gemma4/ops.h"
 
-#include <array>
 #include <cmath>
-
-#include "core/fp16.h"
 
 namespace hark::gemma4 {
 
@@ -39,41 +36,6 @@ void rope_neox(float* x, int64_t n_rot, int64_t pos, float base, const float* fr
     x[i + half] = a * s + b * c;
     theta *= theta_scale;
   }
-}
-
-namespace {
-
-// gelu(h) for every F16 bit pattern h, stored as F16 (ggml's table).
-const std::array<fp16_t, 65536>& gelu_table() {
-  static const std::array<fp16_t, 65536> table = [] {
-    std::array<fp16_t, 65536> t{};
-    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-    constexpr float kCoefA = 0.044715f;
-    for (uint32_t i = 0; i < 65536; ++i) {
-      const float x = fp16_to_f32(static_cast<fp16_t>(i));
-      const float g = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
-      t[i] = f32_to_fp16(g);
-    }
-    return t;
-  }();
-  return table;
-}
-
-}  // namespace
-
-float gelu(float x) {
-  if (x <= -10.0f) return 0.0f;
-  if (x >= 10.0f) return x;
-  return fp16_to_f32(gelu_table()[f32_to_fp16(x)]);
-}
-
-void gelu_mul(const float* g, const float* u, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = gelu(g[i]) * u[i];
-}
-
-void softcap(float* x, int64_t n, float cap) {
-  const float inv = 1.0f / cap;
-  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
 }  // namespace hark::gemma4

@@ -1,5 +1,5 @@
 // Small element-wise ops of the Gemma 4 decoder, written to round the way ggml's CPU backend does where
-// that is visible in the results (RMS-norm sums in double, GELU through an F16 table).
+// that is visible in the results (RMS-norm sums in double). GELU and the soft-cap are kernels (kernels.h).
 #pragma once
 
 #include <cstdint>
@@ -14,14 +14,5 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t 
 // for i < n_rot/2 rotate by pos * base^(-2i/n_rot) / freq_factors[i] (freq_factors may be null = ones;
 // a huge factor leaves the pair unrotated). Dimensions from n_rot on are left as they are.
 void rope_neox(float* x, int64_t n_rot, int64_t pos, float base, const float* freq_factors);
-
-// GELU (tanh approximation) as ggml computes it on the CPU: the input rounded to F16 indexes a table of
-// F16 results; |x| >= 10 short-cuts to 0 or x.
-float gelu(float x);
-// y[i] = gelu(g[i]) * u[i]
-void gelu_mul(const float* g, const float* u, float* y, int64_t n);
-
-// y = cap * tanh(x / cap), in place.
-void softcap(float* x, int64_t n, float cap);
 
 }  // namespace hark::gemma4
