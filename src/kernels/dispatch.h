@@ -50,9 +50,11 @@ using SoftcapFn = void (*)(float* x, int64_t n, float cap);
 // gather at the last entry stays inside the table.
 const fp16_t* gelu_f16_table();
 
-// attend_f16's contract (kernels.h), arguments already checked.
+// attend_f16's leaf: n_q query rows (q[r][head_dim]) over every key of one window, as a partial softmax:
+// s_j = scale * dot(f16(q[r]), k[j]), m[r] = max_j s_j, l[r] = sum_j exp(s_j - m[r]) and
+// out[r] = sum_j exp(s_j - m[r]) * v[j], not divided by l[r]. scores: scratch of n_q * n_keys floats.
 using AttendFn = void (*)(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
-                          float* scores, float* out);
+                          float* scores, float* out, float* m, float* l);
 
 // The three leaves of the blocked F16 GEMM (gemm.cpp drives them). The GEMM computes C[t][o] =
 // sum_k A[t][k] * B[k][o] with A the activations and B the transposed weight, one mr x nr register tile of

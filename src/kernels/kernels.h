@@ -56,13 +56,22 @@ struct KvWindow {
   int64_t n_keys;
 };
 
-// Attention of n_q query rows (head_dim floats each) that all see every key of the window, as a decode
-// step's query heads sharing one KV head do: out[r] = sum_j softmax_j(scale * dot(f16(q[r]), k[j])) * v[j].
-// The queries are rounded to F16 for the key dots, as matmul rounds them against an F16 weight (and
-// llama.cpp against its F16 cache). scores: scratch of n_q * n_keys floats. Throws kInvalidArgument for
-// n_keys < 1 or n0 outside [0, n_keys].
-void attend_f16(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
-                float* scores, float* out);
+// A decode step's attention: query rows that all see every key of their KV head's window. Group g (one KV
+// head) has `rows` query heads, q[g][r][head_dim], and reads the window `win` moved group_stride elements
+// per group (the cache keeps its KV heads that far apart). out[g][r] = sum_j softmax_j(scale * dot(f16(q),
+// k[j])) * v[j]: queries are rounded to F16 for the key dots, as matmul rounds them against an F16 weight
+// (and llama.cpp against its F16 cache).
+struct AttendStep {
+  const float* q;
+  int64_t n_groups, rows, head_dim;
+  KvWindow win;
+  int64_t group_stride;
+  float scale;
+  float* out;
+};
+// Each group's keys are split over the pool (every K/V byte is read once, by one thread) and the partial
+// softmaxes merged. Throws kInvalidArgument for an empty window or n0 outside [0, n_keys].
+void attend_f16(const AttendStep& step, ThreadPool* pool);
 
 // Converts n elements (a multiple of the block size) of one row; dequantize_row also serves embedding
 // lookups (src = start of the row). Throws hark::Error(kUnsupported) for types hark cannot convert.

@@ -274,9 +274,9 @@ void softcap_scalar(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
-// The attention twin: key dots and value sums in double, the softmax in float with std::exp.
+// The attention twin: key dots and value sums in double, the exponentials in float with std::exp.
 void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& win, float scale,
-                       float* scores, float* out) {
+                       float* scores, float* out, float* m, float* l) {
   const auto row = [&](const fp16_t* p0, const fp16_t* p1, int64_t j) {
     return j < win.n0 ? p0 + j * hd : p1 + (j - win.n0) * hd;
   };
@@ -294,17 +294,17 @@ void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& 
       s[j] = static_cast<float>(d) * scale;
       mx = std::max(mx, s[j]);
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < win.n_keys; ++j) {
-      s[j] = std::exp(s[j] - mx);
-      sum += s[j];
-    }
+    double sum = 0;
     std::fill(acc.begin(), acc.end(), 0.0);
     for (int64_t j = 0; j < win.n_keys; ++j) {
+      const float e = std::exp(s[j] - mx);
+      sum += e;
       const fp16_t* v = row(win.v0, win.v1, j);
-      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(s[j]) * fp16_to_f32(v[i]);
+      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(e) * fp16_to_f32(v[i]);
     }
-    for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i] / sum);
+    for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i]);
+    m[r] = mx;
+    l[r] = static_cast<float>(sum);
   }
 }
 

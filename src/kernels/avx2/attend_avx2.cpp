@@ -1,9 +1,10 @@
-// AVX2 (with F16C and FMA) attention of a decode step's query heads over the F16 cache window (attend_f16,
-// kernels.h), also the AVX-512 tables' entry: the work is ~1 % of a decode step's arithmetic, not worth a
-// 512-bit copy. Up to four query rows go together: each key row is converted from F16 once and dotted with
-// all of them (the heads of one KV group share it); the softmax's exp runs 8 lanes at a time; the value sum
-// keeps a rows x 16 block of outputs in registers while it walks the keys, so a value row is converted once
-// per block instead of once per output element and head. Summation orders differ from the scalar twin only.
+// AVX2 (with F16C and FMA) leaf of attend_f16 (kernels.h): a decode step's query heads over (part of) the
+// F16 cache window, as a partial softmax. Also the AVX-512 tables' entry: the work is ~1 % of a decode
+// step's arithmetic and mostly waits on reading the window, not worth a 512-bit copy. Up to eight query rows
+// go together: each key row is converted from F16 once and dotted with all of them (the heads of one KV
+// group share it); exp runs 8 lanes at a time; the value sum keeps a rows x 8 (or, for up to four rows,
+// x 16) block of outputs in registers while it walks the keys, so a value row is converted once per block
+// instead of once per output element and head. Summation orders differ from the scalar twin only.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -65,10 +66,10 @@ inline __m256i tail_mask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
 }
 
-// Scores, then softmax in place: s = exp(scale * q.k - max); returns 1 / sum.
+// Scores, then in place s = exp(s - max); m = max, l = sum.
 template <int NR>
-void scores_and_softmax(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& w, float scale,
-                        float* scores, float* inv_sum) {
+void scores_and_exp(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& w, float scale, float* scores,
+                    float* m_out, float* l_out) {
   const int64_t nk = w.n_keys;
   for_each_key(w, hd, [&](int64_t j, const fp16_t* k, const fp16_t*) {
     __m256 acc[NR];
@@ -99,60 +100,53 @@ void scores_and_softmax(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWind
       _mm256_maskstore_ps(s + n8, tail, e);
       sum = _mm256_add_ps(sum, _mm256_and_ps(e, _mm256_castsi256_ps(tail)));
     }
-    inv_sum[r] = 1.0f / hsum8(sum);
+    m_out[r] = mx;
+    l_out[r] = hsum8(sum);
   }
 }
 
 template <int NR>
-void attend_rows(const float* q, int64_t hd, const KvWindow& w, float scale, float* scores, float* out) {
+void attend_rows(const float* q, int64_t hd, const KvWindow& w, float scale, float* scores, float* out,
+                 float* m, float* l) {
   alignas(32) float qr[NR][kMaxHeadDim];
   for (int r = 0; r < NR; ++r)
     for (int64_t i = 0; i < hd; i += 8)
       _mm256_store_ps(qr[r] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + r * hd + i),
                                                                  _MM_FROUND_TO_NEAREST_INT)));
-  float inv_sum[NR];
-  scores_and_softmax<NR>(qr, hd, w, scale, scores, inv_sum);
+  scores_and_exp<NR>(qr, hd, w, scale, scores, m, l);
   const int64_t nk = w.n_keys;
-  for (int64_t i0 = 0; i0 < hd; i0 += 16) {
-    __m256 a0[NR], a1[NR];
-    for (int r = 0; r < NR; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+  constexpr int kW = NR <= 4 ? 2 : 1;  // 8-float vectors per row in a block (16 registers in all)
+  for (int64_t i0 = 0; i0 < hd; i0 += 8 * kW) {
+    __m256 acc[NR][kW];
+    for (int r = 0; r < NR; ++r)
+      for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_setzero_ps();
     for_each_key(w, hd, [&](int64_t j, const fp16_t*, const fp16_t* v) {
-      const __m256 v0 = load_f16x8(v + i0), v1 = load_f16x8(v + i0 + 8);
+      __m256 vv[kW];
+      for (int c = 0; c < kW; ++c) vv[c] = load_f16x8(v + i0 + 8 * c);
       for (int r = 0; r < NR; ++r) {
         const __m256 p = _mm256_broadcast_ss(scores + r * nk + j);
-        a0[r] = _mm256_fmadd_ps(p, v0, a0[r]);
-        a1[r] = _mm256_fmadd_ps(p, v1, a1[r]);
+        for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_fmadd_ps(p, vv[c], acc[r][c]);
       }
     });
-    for (int r = 0; r < NR; ++r) {
-      const __m256 inv = _mm256_set1_ps(inv_sum[r]);
-      _mm256_storeu_ps(out + r * hd + i0, _mm256_mul_ps(a0[r], inv));
-      _mm256_storeu_ps(out + r * hd + i0 + 8, _mm256_mul_ps(a1[r], inv));
-    }
+    for (int r = 0; r < NR; ++r)
+      for (int c = 0; c < kW; ++c) _mm256_storeu_ps(out + r * hd + i0 + 8 * c, acc[r][c]);
   }
 }
 
+using RowsFn = void (*)(const float*, int64_t, const KvWindow&, float, float*, float*, float*, float*);
+constexpr RowsFn kRows[9] = {nullptr,        attend_rows<1>, attend_rows<2>, attend_rows<3>, attend_rows<4>,
+                             attend_rows<5>, attend_rows<6>, attend_rows<7>, attend_rows<8>};
+
 void attend_f16_avx2(const float* q, int64_t n_q, int64_t hd, const KvWindow& w, float scale, float* scores,
-                     float* out) {
+                     float* out, float* m, float* l) {
   if (hd % 16 != 0 || hd > kMaxHeadDim) {
-    kernel_table(Isa::kScalar).attend_f16(q, n_q, hd, w, scale, scores, out);
+    kernel_table(Isa::kScalar).attend_f16(q, n_q, hd, w, scale, scores, out, m, l);
     return;
   }
   const int64_t nk = w.n_keys;
-  int64_t r = 0;
-  for (; r + 4 <= n_q; r += 4) attend_rows<4>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
-  switch (n_q - r) {
-    case 3:
-      attend_rows<3>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
-      break;
-    case 2:
-      attend_rows<2>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
-      break;
-    case 1:
-      attend_rows<1>(q + r * hd, hd, w, scale, scores + r * nk, out + r * hd);
-      break;
-    default:
-      break;
+  for (int64_t r = 0; r < n_q; r += 8) {
+    const int64_t nr = std::min<int64_t>(8, n_q - r);
+    kRows[nr](q + r * hd, hd, w, scale, scores + r * nk, out + r * hd, m + r, l + r);
   }
 }
 

@@ -356,43 +356,24 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, Threa
   }
 }
 
-// One query row (a decode step) at position p: every head sees the same window, so each group of heads
-// sharing a KV head is one attend_f16 call over the cached F16 keys and values (each key and value row read
-// once per group), the groups split over the pool in a single dispatch.
+// One query row (a decode step) at position p: every head sees the same window, so the step is one
+// attend_f16 over the cached F16 keys and values (kernels.h), its key ranges split over the pool.
 void TextModel::attention_step(KvCache& c, int64_t il, int64_t p, ThreadPool& pool) const {
   const HParams& hp = hp_;
-  KvCache::Scratch& s = c.s_;
   const KvCache::Layer& kv = c.layers_[hp.kv_layer[il]];
   const int64_t hd = hp.head_dim(il);
-  const int64_t per_kv = hp.n_head / hp.n_head_kv;
   const int64_t cap = kv.capacity;
   const int64_t lo = hp.is_swa[il] ? std::max<int64_t>(0, p - hp.n_swa + 1) : 0;  // oldest key seen
   const int64_t n_win = p + 1 - lo;
   assert(n_win <= cap);
   const int64_t first_slot = lo % cap;
   const int64_t n_first = std::min(n_win, cap - first_slot);  // slots before the ring wraps
-  float* scores = grow(s.scores, hp.n_head * n_win);
-  float* attn = s.attn.data();
-  const int64_t per_task = (per_kv + pool.size() - 1) / pool.size();  // heads per call
-  const int64_t tasks_per_kv = (per_kv + per_task - 1) / per_task;
-  const auto run = [&](int64_t b, int64_t e) {
-    for (int64_t task = b; task < e; ++task) {
-      const int64_t g = task / tasks_per_kv;
-      const int64_t h0 = g * per_kv + task % tasks_per_kv * per_task;
-      const int64_t nh = std::min(per_task, (g + 1) * per_kv - h0);
-      const fp16_t* kb = kv.k.data() + g * cap * hd;
-      const fp16_t* vb = kv.v.data() + g * cap * hd;
-      const kernels::KvWindow win{kb + first_slot * hd, vb + first_slot * hd, n_first, kb, vb, n_win};
-      kernels::attend_f16(s.q.data() + h0 * hd, nh, hd, win, kAttnScale, scores + h0 * n_win, attn + h0 * hd);
-    }
-  };
-  const int64_t n_tasks = hp.n_head_kv * tasks_per_kv;
-  // A small window is not worth waking the pool for.
-  if (hp.n_head * n_win * hd < (int64_t{1} << 15)) {
-    run(0, n_tasks);
-  } else {
-    pool.parallel_for(n_tasks, 1, run);
-  }
+  const fp16_t* kb = kv.k.data();
+  const fp16_t* vb = kv.v.data();
+  const kernels::KvWindow win{kb + first_slot * hd, vb + first_slot * hd, n_first, kb, vb, n_win};
+  kernels::attend_f16({c.s_.q.data(), hp.n_head_kv, hp.n_head / hp.n_head_kv, hd, win, cap * hd, kAttnScale,
+                       c.s_.attn.data()},
+                      &pool);
 }
 
 }  // namespace hark::gemma4
