@@ -155,6 +155,15 @@ def prompt_variant(tok, r, contexts):
     return tok.prompt(context=" ".join(contexts[i] for i in r.choice(len(contexts), size=r.integers(1, 4))))
 
 
+def pick_batch(r, by_length, batch, group):
+    """Row indices of one batch. With group > 0 the batch comes from `group` clips of neighbouring length
+    (by_length: row indices sorted by file size), so padding to the longest clip wastes little compute."""
+    if group <= 0:
+        return r.choice(len(by_length), size=batch, replace=False)
+    start = r.integers(0, len(by_length) - group + 1)
+    return by_length[start + r.choice(group, size=batch, replace=False)]
+
+
 def make_batch(items, tok, r=None, contexts=None):
     """items: [(pcm, text)] -> (mel [B, 128, T], tokens [B, S], targets [B, S], valid [B, S]).
     With r (training): augmentation and prompt variants drawn from it; contexts: texts to quote as context."""
@@ -252,6 +261,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--n-merges", type=int, default=2000)
+    ap.add_argument("--length-group", type=int, default=0,
+                    help="draw each batch from this many clips of neighbouring length (0 = from all clips)")
     args = ap.parse_args()
     use_openblas()
     torch.set_num_threads(args.threads)
@@ -291,13 +302,14 @@ def main():
                     "enc_opt": enc_opt.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
+    by_length = np.argsort([os.path.getsize(os.path.join(args.data, p)) for p, _ in rows], kind="stable")
     test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))]
     wavs = {}
     ema = None
     total = args.ctc_steps + args.steps  # `step` counts both stages, so a resumed run continues either one
     while step < total:
         r = np.random.default_rng([args.seed, step])
-        picks = r.choice(len(rows), size=args.batch, replace=False)
+        picks = pick_batch(r, by_length, args.batch, args.length_group)
         items = []
         for i in picks:
             if i not in wavs:
