@@ -1,6 +1,6 @@
 // AVX2 (with F16C and FMA) leaf of attend_f16 (kernels.h): a decode step's query heads over (part of) the
-// F16 cache window, as a partial softmax. Also the AVX-512 tables' entry: the work is ~1 % of a decode
-// step's arithmetic and mostly waits on reading the window, not worth a 512-bit copy. Up to eight query rows
+// F16 cache window, as a partial softmax. Also the AVX-512 tables' entry: attention is ~4 % of an E2B decode
+// step (attend_bench) and waits on reading the window as much as on arithmetic. Up to eight query rows
 // go together: each key row is converted from F16 once and dotted with all of them (the heads of one KV
 // group share it); exp runs 8 lanes at a time; the value sum keeps a rows x 8 (or, for up to four rows,
 // x 16) block of outputs in registers while it walks the keys, so a value row is converted once per block
