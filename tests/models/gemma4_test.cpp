@@ -54,8 +54,9 @@ struct Golden {
 
 // Feeds the prompt the way the golden was computed: the text before the audio, each audio chunk, the
 // text after, each in its own forward call; only the last position produces logits.
+// The golden prompt, text and audio spans as separate batches, each cut into batches of at most max_batch.
 std::vector<float> prefill(const TextModel& m, KvCache& cache, const Golden& g, ThreadPool& pool,
-                           const Trace& trace = nullptr) {
+                           const Trace& trace = nullptr, int64_t max_batch = 1 << 30) {
   const int64_t n_embd = m.hparams().n_embd;
   std::vector<int64_t> cuts = {0};
   for (size_t c = 0; c + 1 < g.spans.size(); c += 2) {
@@ -75,8 +76,12 @@ std::vector<float> prefill(const TextModel& m, KvCache& cache, const Golden& g, 
       } else {
         batch.push_back(Input::embedding(g.audio.data() + audio_row++ * n_embd, last));
       }
+      if (static_cast<int64_t>(batch.size()) == max_batch) {
+        m.forward(cache, batch, logits, pool, trace);
+        batch.clear();
+      }
     }
-    m.forward(cache, batch, logits, pool, trace);
+    if (!batch.empty()) m.forward(cache, batch, logits, pool, trace);
   }
   EXPECT_EQ(audio_row * n_embd, static_cast<int64_t>(g.audio.size()));
   return logits;
@@ -246,13 +251,17 @@ TEST(Gemma4Q4KM, GoldenJfkSmoke) {
   }
 }
 
-// Small ubatches make the sliding layers' ring buffer wrap; the result must match one big batch.
-TEST_F(Gemma4, RingBufferMatchesOneBatch) {
+// Small ubatches make the sliding layers' ring buffer wrap; the result must match a cache that does not
+// wrap. Both take the prompt in the same 16-token batches, so the arithmetic is the same and only the ring
+// differs. (With one big batch against 16-token ones the attention scores would take different f32
+// summation paths, gemm_f16 needing 32 query rows, and this random-weight model turns such rounding, ~3e-6
+// in the scores, into ~2e-3 at the logits.)
+TEST_F(Gemma4, RingBufferMatchesUnwrappedCache) {
   const Golden g("golden-jfk.gguf");
   KvCache big = model_->new_cache(4096, 512);
   KvCache small = model_->new_cache(4096, 16);
-  const std::vector<float> a = prefill(*model_, big, g, *pool_);
-  const std::vector<float> b = prefill(*model_, small, g, *pool_);
+  const std::vector<float> a = prefill(*model_, big, g, *pool_, nullptr, 16);
+  const std::vector<float> b = prefill(*model_, small, g, *pool_, nullptr, 16);
   ASSERT_EQ(a.size(), b.size());
   EXPECT_LE(test::rel_rms(a.data(), b.data(), a.size()), 1e-4);
   // One more token each, decoded on top of the two caches.

@@ -308,7 +308,7 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, Threa
         std::memcpy(kg + n_first * hd, kbase, static_cast<size_t>((n_win - n_first) * hd) * sizeof(fp16_t));
         kw = kg;
       }
-      kernels::matmul({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
+      kernels::gemm_f16({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
       elementwise(pool, n_first * hd, [&](int64_t b, int64_t e) {
         kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd + b, vwin + b, e - b);
       });
