@@ -3,7 +3,7 @@
 // maxima m_c, sums l_c and unnormalised outputs o_c, out = sum_c o_c e^(m_c - M) / sum_c l_c e^(m_c - M),
 // M = max_c m_c. Splitting keys rather than heads means every K/V byte is read by one thread only: the
 // window (1 MiB of keys and 1 MiB of values per full-attention layer of E2B at 1000 positions) comes from
-// memory, not cache.
+// memory, not cache. Also softmax_values_f16's checks (prefill's second half of attention) and window_range.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -19,18 +19,24 @@ namespace {
 constexpr int64_t kMinKeys = 64;                   // keys per range at least
 constexpr int64_t kInlineWork = int64_t{1} << 15;  // rows x keys x head_dim below which the pool stays asleep
 
-// Keys [a, b) of `w` moved by `off` elements.
-KvWindow sub_window(const KvWindow& w, int64_t off, int64_t hd, int64_t a, int64_t b) {
-  const fp16_t* k0 = w.k0 + off;
-  const fp16_t* v0 = w.v0 + off;
-  if (b <= w.n0) return {k0 + a * hd, v0 + a * hd, b - a, nullptr, nullptr, b - a};
-  const fp16_t* k1 = w.k1 + off;
-  const fp16_t* v1 = w.v1 + off;
-  if (a >= w.n0) return {k1 + (a - w.n0) * hd, v1 + (a - w.n0) * hd, b - a, nullptr, nullptr, b - a};
-  return {k0 + a * hd, v0 + a * hd, w.n0 - a, k1, v1, b - a};
+}  // namespace
+
+KvWindow window_range(const KvWindow& w, int64_t hd, int64_t a, int64_t b) {
+  if (b <= w.n0) return {w.k0 + a * hd, w.v0 + a * hd, b - a, nullptr, nullptr, b - a};
+  if (a >= w.n0) return {w.k1 + (a - w.n0) * hd, w.v1 + (a - w.n0) * hd, b - a, nullptr, nullptr, b - a};
+  return {w.k0 + a * hd, w.v0 + a * hd, w.n0 - a, w.k1, w.v1, b - a};
 }
 
-}  // namespace
+void softmax_values_f16(float* scores, int64_t ld, int64_t n_q, int64_t head_dim, const KvWindow& win,
+                        float scale, float* out) {
+  if (n_q < 0 || head_dim < 1 || win.n_keys < 1 || win.n0 < 0 || win.n0 > win.n_keys || ld < win.n_keys) {
+    throw Error(Errc::kInvalidArgument, "softmax_values_f16: " + std::to_string(n_q) + " rows of " +
+                                            std::to_string(ld) + " scores over " +
+                                            std::to_string(win.n_keys) + " keys (first piece " +
+                                            std::to_string(win.n0) + ")");
+  }
+  active_kernels().softmax_values_f16(scores, ld, n_q, head_dim, win, scale, out);
+}
 
 void attend_f16(const AttendStep& p, ThreadPool* pool) {
   const KvWindow& w = p.win;
@@ -63,7 +69,10 @@ void attend_f16(const AttendStep& p, ThreadPool* pool) {
   const auto run = [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t g = t / n_split, a = t % n_split * chunk;
-      const KvWindow sub = sub_window(w, g * p.group_stride, hd, a, std::min(nk, a + chunk));
+      const int64_t off = g * p.group_stride;
+      const auto shift = [off](const fp16_t* q) { return q != nullptr ? q + off : nullptr; };
+      const KvWindow moved{shift(w.k0), shift(w.v0), w.n0, shift(w.k1), shift(w.v1), nk};
+      const KvWindow sub = window_range(moved, hd, a, std::min(nk, a + chunk));
       leaf(p.q + g * R * hd, R, hd, sub, p.scale, scores + t * R * chunk, parts + t * R * hd, m + t * R,
            l + t * R);
     }

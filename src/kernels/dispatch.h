@@ -56,6 +56,10 @@ const fp16_t* gelu_f16_table();
 using AttendFn = void (*)(const float* q, int64_t n_q, int64_t head_dim, const KvWindow& win, float scale,
                           float* scores, float* out, float* m, float* l);
 
+// softmax_values_f16's contract (kernels.h); scores are overwritten.
+using SoftmaxValuesFn = void (*)(float* scores, int64_t ld, int64_t n_q, int64_t head_dim,
+                                 const KvWindow& win, float scale, float* out);
+
 // The three leaves of the blocked F16 GEMM (gemm.cpp drives them). The GEMM computes C[t][o] =
 // sum_k A[t][k] * B[k][o] with A the activations and B the transposed weight, one mr x nr register tile of
 // C at a time, from panels packed so the tile reads both operands sequentially.
@@ -92,11 +96,12 @@ struct KernelTable {
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
   GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
   QGemmFn qgemm[kMaxTypeId] = {};         // by weight type id, optional, preferred over tile for many tokens
-  SiluFn silu = nullptr;                  // every table has these five (scalar ones at least)
+  SiluFn silu = nullptr;                  // every table has these six (scalar ones at least)
   GluFn glu = nullptr;
   GeluMulFn gelu_mul = nullptr;
   SoftcapFn softcap = nullptr;
   AttendFn attend_f16 = nullptr;
+  SoftmaxValuesFn softmax_values_f16 = nullptr;
 };
 
 // The table for `isa`; the caller checks cpu_supports(isa) before calling its entries.

@@ -56,6 +56,16 @@ struct KvWindow {
   int64_t n_keys;
 };
 
+// Keys [a, b) of a window, as a window.
+KvWindow window_range(const KvWindow& w, int64_t head_dim, int64_t a, int64_t b);
+
+// The second half of attention when the scores are already computed (a prefill block's come from one
+// GEMM): for each of n_q rows that see the same keys, scores[r * ld + j] for j < win.n_keys, out[r] =
+// sum_j softmax_j(scale * scores[r][j]) * v[j] over the window's F16 value rows. The scores are used as
+// scratch. Throws kInvalidArgument for an empty window, n0 outside [0, n_keys] or ld < n_keys.
+void softmax_values_f16(float* scores, int64_t ld, int64_t n_q, int64_t head_dim, const KvWindow& win,
+                        float scale, float* out);
+
 // A decode step's attention: query rows that all see every key of their KV head's window. Group g (one KV
 // head) has `rows` query heads, q[g][r][head_dim], and reads the window `win` moved group_stride elements
 // per group (the cache keeps its KV heads that far apart). out[g][r] = sum_j softmax_j(scale * dot(f16(q),

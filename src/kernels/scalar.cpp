@@ -308,6 +308,26 @@ void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& 
   }
 }
 
+void softmax_values_f16_scalar(float* scores, int64_t ld, int64_t n_q, int64_t hd, const KvWindow& win,
+                               float scale, float* out) {
+  thread_local std::vector<double> acc;
+  acc.resize(static_cast<size_t>(hd));
+  for (int64_t r = 0; r < n_q; ++r) {
+    float* s = scores + r * ld;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < win.n_keys; ++j) mx = std::max(mx, s[j]);
+    double sum = 0;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t j = 0; j < win.n_keys; ++j) {
+      const float e = std::exp((s[j] - mx) * scale);
+      sum += e;
+      const fp16_t* v = j < win.n0 ? win.v0 + j * hd : win.v1 + (j - win.n0) * hd;
+      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(e) * fp16_to_f32(v[i]);
+    }
+    for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i] / sum);
+  }
+}
+
 constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
@@ -334,6 +354,7 @@ void fill_scalar(KernelTable& t) {
   t.gelu_mul = gelu_mul_scalar;
   t.softcap = softcap_scalar;
   t.attend_f16 = attend_f16_scalar;
+  t.softmax_values_f16 = softmax_values_f16_scalar;
   t.dot[id(GgmlType::F32)] = dot_f32;
   t.dot[id(GgmlType::F16)] = dot_f16;
   t.dot[id(GgmlType::BF16)] = dot_bf16;

@@ -3,7 +3,7 @@
 // fall back), 1, 3, 4, 8 and 9 query rows (each row-group size and remainders), windows of 1 to 300 keys
 // split anywhere between the two ring pieces, and peaked and nearly flat softmaxes. Then the pool driver
 // (key ranges, merged partial softmaxes) on 1 to 3 threads and several KV groups against the twin over
-// the whole window.
+// the whole window. softmax_values_f16 against its twin.
 // Limit: each score is within 2 (d + 4) eps sum|q k| of the twin's (float against double sums), which moves
 // each exponential by that much (relative) plus the exp's 4 ulp; the sums over keys add 2 (n + 4) eps.
 // Outputs and l: times sum_j e_j |v_j| (or sum_j e_j); m: the score error itself.
@@ -126,6 +126,35 @@ TEST_P(Attend, LeafMatchesScalar) {
     }
   }
   expect_twin(simd, make(8, 256, 77, 30, 1.0f, rng), 0.0625f);  // a scale other than 1
+}
+
+// softmax_values_f16 (the prefill half: given scores) against its twin, rows ld apart, windows split
+// between the pieces. Limit: the exp's 4 ulp plus the sums' 2 (n + 4) eps, relative, times the largest |v|.
+TEST_P(Attend, SoftmaxValuesMatchScalar) {
+  const Isa isa = GetParam();
+  if (isa == Isa::kScalar) GTEST_SKIP() << "the twin itself";
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  std::mt19937 rng(14);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (int64_t hd : {16, 24, 256}) {
+    for (int64_t n_q : {1, 3, 8, 9}) {
+      for (int64_t n_keys : {1, 9, 130}) {
+        Problem p = make(n_q, hd, n_keys, n_keys / 2, 1.0f, rng);
+        const int64_t ld = n_keys + 5;
+        std::vector<float> scores(n_q * ld);
+        for (auto& x : scores) x = dist(rng) * 4.0f;
+        std::vector<float> s1 = scores, s2 = scores, got(n_q * hd), want(n_q * hd);
+        kernel_table(isa).softmax_values_f16(s1.data(), ld, n_q, hd, p.window(), 0.5f, got.data());
+        kernel_table(Isa::kScalar).softmax_values_f16(s2.data(), ld, n_q, hd, p.window(), 0.5f, want.data());
+        double max_v = 0;
+        for (fp16_t x : p.v) max_v = std::max(max_v, double{std::fabs(fp16_to_f32(x))});
+        const double lim = (8.0 + 4.0 * (n_keys + 4)) * FLT_EPSILON * max_v;
+        for (int64_t i = 0; i < n_q * hd; ++i)
+          ASSERT_NEAR(got[i], want[i], lim)
+              << "hd " << hd << " rows " << n_q << " keys " << n_keys << " at " << i;
+      }
+    }
+  }
 }
 
 // The driver (on the active ISA): key ranges over 1-3 threads, one and several KV groups, windows that

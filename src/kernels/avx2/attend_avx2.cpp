@@ -67,10 +67,9 @@ inline __m256i tail_mask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
 }
 
-// Scores, then in place s = exp(s - max); m = max, l = sum.
+// s[r][j] = scale * dot(q[r], k[j]) (q already rounded), row r at scores + r * nk.
 template <int NR>
-void scores_and_exp(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& w, float scale, float* scores,
-                    float* m_out, float* l_out) {
+void key_scores(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& w, float scale, float* scores) {
   const int64_t nk = w.n_keys;
   const int64_t row_bytes = hd * static_cast<int64_t>(sizeof(fp16_t));
   for_each_key(w, hd, [&](int64_t j, const fp16_t* k, const fp16_t* v) {
@@ -90,10 +89,16 @@ void scores_and_exp(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& 
     }
     for (int r = 0; r < NR; ++r) scores[r * nk + j] = hsum8(acc[r]) * scale;
   });
+}
+
+// In place over nk scores per row (rows ld apart): s = exp(scale * (s - max)); m = scale * max, l = sum.
+template <int NR>
+void exp_rows(float* scores, int64_t ld, int64_t nk, float scale, float* m_out, float* l_out) {
   const int64_t n8 = nk / 8 * 8;
   const __m256i tail = tail_mask(nk - n8);
+  const __m256 sc = _mm256_set1_ps(scale);
   for (int r = 0; r < NR; ++r) {
-    float* s = scores + r * nk;
+    float* s = scores + r * ld;
     __m256 mv = _mm256_set1_ps(-INFINITY);
     for (int64_t j = 0; j < n8; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(s + j));
     float mx = hmax8(mv);
@@ -101,17 +106,40 @@ void scores_and_exp(const float (*qr)[kMaxHeadDim], int64_t hd, const KvWindow& 
     const __m256 m = _mm256_set1_ps(mx);
     __m256 sum = _mm256_setzero_ps();
     for (int64_t j = 0; j < n8; j += 8) {
-      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+      const __m256 e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), m), sc));
       _mm256_storeu_ps(s + j, e);
       sum = _mm256_add_ps(sum, e);
     }
     if (n8 < nk) {
-      const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(s + n8, tail), m));
+      const __m256 e = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(s + n8, tail), m), sc));
       _mm256_maskstore_ps(s + n8, tail, e);
       sum = _mm256_add_ps(sum, _mm256_and_ps(e, _mm256_castsi256_ps(tail)));
     }
-    m_out[r] = mx;
+    m_out[r] = mx * scale;
     l_out[r] = hsum8(sum);
+  }
+}
+
+// out[r] = sum_j p[r][j] * v[j] (rows of p ld apart), each output row times mul[r].
+template <int NR>
+void value_sums(const float* p, int64_t ld, const KvWindow& w, int64_t hd, const float* mul, float* out) {
+  constexpr int kW = NR <= 4 ? 2 : 1;  // 8-float vectors per row in a block (16 registers in all)
+  for (int64_t i0 = 0; i0 < hd; i0 += 8 * kW) {
+    __m256 acc[NR][kW];
+    for (int r = 0; r < NR; ++r)
+      for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_setzero_ps();
+    for_each_key(w, hd, [&](int64_t j, const fp16_t*, const fp16_t* v) {
+      __m256 vv[kW];
+      for (int c = 0; c < kW; ++c) vv[c] = load_f16x8(v + i0 + 8 * c);
+      for (int r = 0; r < NR; ++r) {
+        const __m256 pr = _mm256_broadcast_ss(p + r * ld + j);
+        for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_fmadd_ps(pr, vv[c], acc[r][c]);
+      }
+    });
+    for (int r = 0; r < NR; ++r) {
+      const __m256 f = _mm256_set1_ps(mul[r]);
+      for (int c = 0; c < kW; ++c) _mm256_storeu_ps(out + r * hd + i0 + 8 * c, _mm256_mul_ps(acc[r][c], f));
+    }
   }
 }
 
@@ -123,33 +151,42 @@ void attend_rows(const float* q, int64_t hd, const KvWindow& w, float scale, flo
     for (int64_t i = 0; i < hd; i += 8)
       _mm256_store_ps(qr[r] + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + r * hd + i),
                                                                  _MM_FROUND_TO_NEAREST_INT)));
-  scores_and_exp<NR>(qr, hd, w, scale, scores, m, l);
-  const int64_t nk = w.n_keys;
-  constexpr int kW = NR <= 4 ? 2 : 1;  // 8-float vectors per row in a block (16 registers in all)
-  for (int64_t i0 = 0; i0 < hd; i0 += 8 * kW) {
-    __m256 acc[NR][kW];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_setzero_ps();
-    for_each_key(w, hd, [&](int64_t j, const fp16_t*, const fp16_t* v) {
-      __m256 vv[kW];
-      for (int c = 0; c < kW; ++c) vv[c] = load_f16x8(v + i0 + 8 * c);
-      for (int r = 0; r < NR; ++r) {
-        const __m256 p = _mm256_broadcast_ss(scores + r * nk + j);
-        for (int c = 0; c < kW; ++c) acc[r][c] = _mm256_fmadd_ps(p, vv[c], acc[r][c]);
-      }
-    });
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < kW; ++c) _mm256_storeu_ps(out + r * hd + i0 + 8 * c, acc[r][c]);
-  }
+  key_scores<NR>(qr, hd, w, scale, scores);
+  exp_rows<NR>(scores, w.n_keys, w.n_keys, 1.0f, m, l);
+  float ones[NR];
+  std::fill(ones, ones + NR, 1.0f);
+  value_sums<NR>(scores, w.n_keys, w, hd, ones, out);
+}
+
+template <int NR>
+void softmax_value_rows(float* scores, int64_t ld, int64_t hd, const KvWindow& w, float scale, float* out) {
+  float m[NR], l[NR], inv[NR];
+  exp_rows<NR>(scores, ld, w.n_keys, scale, m, l);
+  for (int r = 0; r < NR; ++r) inv[r] = 1.0f / l[r];
+  value_sums<NR>(scores, ld, w, hd, inv, out);
 }
 
 using RowsFn = void (*)(const float*, int64_t, const KvWindow&, float, float*, float*, float*, float*);
 constexpr RowsFn kRows[9] = {nullptr,        attend_rows<1>, attend_rows<2>, attend_rows<3>, attend_rows<4>,
                              attend_rows<5>, attend_rows<6>, attend_rows<7>, attend_rows<8>};
+using ValueRowsFn = void (*)(float*, int64_t, int64_t, const KvWindow&, float, float*);
+constexpr ValueRowsFn kValueRows[9] = {nullptr,
+                                       softmax_value_rows<1>,
+                                       softmax_value_rows<2>,
+                                       softmax_value_rows<3>,
+                                       softmax_value_rows<4>,
+                                       softmax_value_rows<5>,
+                                       softmax_value_rows<6>,
+                                       softmax_value_rows<7>,
+                                       softmax_value_rows<8>};
+
+bool simd_head_dim(int64_t hd) {
+  return hd % 16 == 0 && hd <= kMaxHeadDim;
+}
 
 void attend_f16_avx2(const float* q, int64_t n_q, int64_t hd, const KvWindow& w, float scale, float* scores,
                      float* out, float* m, float* l) {
-  if (hd % 16 != 0 || hd > kMaxHeadDim) {
+  if (!simd_head_dim(hd)) {
     kernel_table(Isa::kScalar).attend_f16(q, n_q, hd, w, scale, scores, out, m, l);
     return;
   }
@@ -160,10 +197,23 @@ void attend_f16_avx2(const float* q, int64_t n_q, int64_t hd, const KvWindow& w,
   }
 }
 
+void softmax_values_f16_avx2(float* scores, int64_t ld, int64_t n_q, int64_t hd, const KvWindow& w,
+                             float scale, float* out) {
+  if (!simd_head_dim(hd)) {
+    kernel_table(Isa::kScalar).softmax_values_f16(scores, ld, n_q, hd, w, scale, out);
+    return;
+  }
+  for (int64_t r = 0; r < n_q; r += 8) {
+    const int64_t nr = std::min<int64_t>(8, n_q - r);
+    kValueRows[nr](scores + r * ld, ld, hd, w, scale, out + r * hd);
+  }
+}
+
 }  // namespace
 
 void fill_avx2_attend(KernelTable& t) {
   t.attend_f16 = attend_f16_avx2;
+  t.softmax_values_f16 = softmax_values_f16_avx2;
 }
 
 }  // namespace hark::kernels

@@ -294,7 +294,6 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, Threa
     const int64_t n_q = nt * per_kv;                            // query rows of one kv head
     float* qg = grow(s.qg, n_q * hd);                           // [nt][per_kv][hd]
     float* scores = grow(s.scores, n_q * n_win);                // [nt][per_kv][n_win]
-    float* vwin = grow(s.vwin, n_win * hd);                     // [n_win][hd]
     for (int64_t g = 0; g < hp.n_head_kv; ++g) {
       for (int64_t t = 0; t < nt; ++t)
         std::memcpy(qg + t * per_kv * hd, s.q.data() + ((t0 + t) * hp.n_head + g * per_kv) * hd,
@@ -309,48 +308,25 @@ void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, Threa
         kw = kg;
       }
       kernels::gemm_f16({GgmlType::F16, kw, hd, n_win}, qg, n_q, scores, &pool);
-      elementwise(pool, n_first * hd, [&](int64_t b, int64_t e) {
-        kernels::dequantize_row(GgmlType::F16, vbase + first_slot * hd + b, vwin + b, e - b);
-      });
-      if (n_first < n_win) {
-        elementwise(pool, (n_win - n_first) * hd, [&](int64_t b, int64_t e) {
-          kernels::dequantize_row(GgmlType::F16, vbase + b, vwin + n_first * hd + b, e - b);
-        });
-      }
-
+      // Per token, its heads of this group share the token's key range: softmax and value sums in one
+      // kernel call over the F16 value rows of the range.
+      const kernels::KvWindow win{
+          kbase + first_slot * hd, vbase + first_slot * hd, n_first, kbase, vbase, n_win};
       const auto softmax_and_sum = [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) {
-          const int64_t t = t0 + r / per_kv;
-          const int64_t p = pos0 + rows[t];
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t p = pos0 + rows[t0 + t];
           const int64_t j0 = (swa ? std::max(lo, p - hp.n_swa + 1) : 0) - lo;
-          const int64_t j1 = p - lo;  // inclusive
-          float* sr = scores + r * n_win;
-          float mx = -INFINITY;
-          for (int64_t j = j0; j <= j1; ++j) {
-            sr[j] *= kAttnScale;
-            mx = std::max(mx, sr[j]);
-          }
-          float sum = 0.0f;
-          for (int64_t j = j0; j <= j1; ++j) {
-            sr[j] = std::exp(sr[j] - mx);
-            sum += sr[j];
-          }
-          float* dst = attn + (t * hp.n_head + g * per_kv + r % per_kv) * hd;
-          std::fill(dst, dst + hd, 0.0f);
-          for (int64_t j = j0; j <= j1; ++j) {
-            const float w = sr[j];
-            const float* vr = vwin + j * hd;
-            for (int64_t i = 0; i < hd; ++i) dst[i] += w * vr[i];
-          }
-          const float inv = 1.0f / sum;
-          for (int64_t i = 0; i < hd; ++i) dst[i] *= inv;
+          const int64_t j1 = p - lo + 1;  // exclusive
+          kernels::softmax_values_f16(scores + t * per_kv * n_win + j0, n_win, per_kv, hd,
+                                      kernels::window_range(win, hd, j0, j1), kAttnScale,
+                                      attn + ((t0 + t) * hp.n_head + g * per_kv) * hd);
         }
       };
-      // A decode step's few rows are not worth waking the pool for.
+      // A few rows are not worth waking the pool for.
       if (n_q * n_win * hd < (int64_t{1} << 16)) {
-        softmax_and_sum(0, n_q);
+        softmax_and_sum(0, nt);
       } else {
-        pool.parallel_for(n_q, 4, softmax_and_sum);
+        pool.parallel_for(nt, 1, softmax_and_sum);
       }
     }
   }

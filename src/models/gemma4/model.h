@@ -104,7 +104,6 @@ class KvCache {
     std::vector<float> qg;           // [rows][head_dim] queries of one kv head, rows = T * heads per kv head
     std::vector<float> scores;       // [rows][window] attention weights
     std::vector<fp16_t> kwin;        // [window][head_dim] K gathered when the ring wraps
-    std::vector<float> vwin;         // [window][head_dim] V converted to F32
     std::vector<float> out;          // [n_out][n_embd] final-normed rows that produce logits
   };
   std::vector<Layer> layers_;  // [n_layer_kv]
