@@ -260,8 +260,9 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
 
 // Attention of the n active query rows (positions pos0 + rows[r], increasing) against the cache of layer
 // kv_layer[il]. Queries go in blocks (bounding the score buffer); per block and kv head the scores come
-// from one matmul of the queries (rounded to F16 by the kernel, as llama.cpp does) against the F16 keys of
-// the block's window, then masking, softmax and the weighted sum of the values follow per query row.
+// from one gemm_f16 of the queries (rounded to F16 by the kernel, as llama.cpp does) against the F16 keys
+// of the block's window, then each token's key range gets softmax and the weighted sum of the values, all
+// heads of the kv head at once. One row (a decode step) goes to attention_step.
 void TextModel::attention(KvCache& c, int64_t il, int64_t pos0, int64_t n, ThreadPool& pool) const {
   const HParams& hp = hp_;
   KvCache::Scratch& s = c.s_;
