@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/fp16.h"
@@ -274,34 +275,38 @@ void softcap_scalar(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
-// The attention twin: key dots and value sums in double, the exponentials in float with std::exp.
+// The attention twin's second half: s = exp(scale * (s - max)) in place over the window's keys and
+// acc = sum_j s_j v_j in double; returns the max and the sum of the exponentials.
+std::pair<float, double> exp_and_values(float* s, const KvWindow& win, int64_t hd, float scale,
+                                        std::vector<double>& acc) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < win.n_keys; ++j) mx = std::max(mx, s[j]);
+  double sum = 0;
+  acc.assign(static_cast<size_t>(hd), 0.0);
+  for (int64_t j = 0; j < win.n_keys; ++j) {
+    s[j] = std::exp((s[j] - mx) * scale);
+    sum += s[j];
+    const fp16_t* v = j < win.n0 ? win.v0 + j * hd : win.v1 + (j - win.n0) * hd;
+    for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(s[j]) * fp16_to_f32(v[i]);
+  }
+  return {mx, sum};
+}
+
+// The attention twin: key dots in double, then exp_and_values.
 void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& win, float scale,
                        float* scores, float* out, float* m, float* l) {
-  const auto row = [&](const fp16_t* p0, const fp16_t* p1, int64_t j) {
-    return j < win.n0 ? p0 + j * hd : p1 + (j - win.n0) * hd;
-  };
   thread_local std::vector<double> qd, acc;
   qd.resize(static_cast<size_t>(hd));
-  acc.resize(static_cast<size_t>(hd));
   for (int64_t r = 0; r < n_q; ++r) {
     for (int64_t i = 0; i < hd; ++i) qd[i] = fp16_to_f32(f32_to_fp16(q[r * hd + i]));
     float* s = scores + r * win.n_keys;
-    float mx = -INFINITY;
     for (int64_t j = 0; j < win.n_keys; ++j) {
-      const fp16_t* k = row(win.k0, win.k1, j);
+      const fp16_t* k = j < win.n0 ? win.k0 + j * hd : win.k1 + (j - win.n0) * hd;
       double d = 0;
       for (int64_t i = 0; i < hd; ++i) d += qd[i] * fp16_to_f32(k[i]);
       s[j] = static_cast<float>(d) * scale;
-      mx = std::max(mx, s[j]);
     }
-    double sum = 0;
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int64_t j = 0; j < win.n_keys; ++j) {
-      const float e = std::exp(s[j] - mx);
-      sum += e;
-      const fp16_t* v = row(win.v0, win.v1, j);
-      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(e) * fp16_to_f32(v[i]);
-    }
+    const auto [mx, sum] = exp_and_values(s, win, hd, 1.0f, acc);
     for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i]);
     m[r] = mx;
     l[r] = static_cast<float>(sum);
@@ -311,19 +316,8 @@ void attend_f16_scalar(const float* q, int64_t n_q, int64_t hd, const KvWindow& 
 void softmax_values_f16_scalar(float* scores, int64_t ld, int64_t n_q, int64_t hd, const KvWindow& win,
                                float scale, float* out) {
   thread_local std::vector<double> acc;
-  acc.resize(static_cast<size_t>(hd));
   for (int64_t r = 0; r < n_q; ++r) {
-    float* s = scores + r * ld;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < win.n_keys; ++j) mx = std::max(mx, s[j]);
-    double sum = 0;
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int64_t j = 0; j < win.n_keys; ++j) {
-      const float e = std::exp((s[j] - mx) * scale);
-      sum += e;
-      const fp16_t* v = j < win.n0 ? win.v0 + j * hd : win.v1 + (j - win.n0) * hd;
-      for (int64_t i = 0; i < hd; ++i) acc[i] += static_cast<double>(e) * fp16_to_f32(v[i]);
-    }
+    const double sum = exp_and_values(scores + r * ld, win, hd, scale, acc).second;
     for (int64_t i = 0; i < hd; ++i) out[r * hd + i] = static_cast<float>(acc[i] / sum);
   }
 }
