@@ -53,8 +53,8 @@ struct Golden {
 };
 
 // Feeds the prompt the way the golden was computed: the text before the audio, each audio chunk, the
-// text after, each in its own forward call; only the last position produces logits.
-// The golden prompt, text and audio spans as separate batches, each cut into batches of at most max_batch.
+// text after, each in its own forward call (cut into calls of at most max_batch inputs); only the last
+// position produces logits.
 std::vector<float> prefill(const TextModel& m, KvCache& cache, const Golden& g, ThreadPool& pool,
                            const Trace& trace = nullptr, int64_t max_batch = 1 << 30) {
   const int64_t n_embd = m.hparams().n_embd;
