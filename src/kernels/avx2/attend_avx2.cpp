@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "kernels/dispatch.h"
+#include "kernels/exp_poly.h"
 
 namespace hark::kernels {
 namespace {
@@ -30,22 +31,16 @@ inline float hmax8(__m256 v) {
   return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
 }
 
-// exp over 8 lanes as in act_avx512.cpp's exp16: x clamped to [-87, 87], k = round(x / ln 2), r = x - k ln 2
-// in two steps, e^r by its degree-6 Taylor polynomial, 2^k put into the exponent bits (k stays in
-// [-126, 126], a normal float).
+// exp over 8 lanes (exp_poly.h); 2^k is put into the exponent bits (k stays in [-126, 126], a normal float).
 inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(87.0f));
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+  namespace ep = exp_poly;
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-ep::kClamp)), _mm256_set1_ps(ep::kClamp));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ep::kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.42860682030941723e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(ep::kLn2Hi), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(ep::kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(ep::kTaylor[0]);
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ep::kTaylor[i]));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }

@@ -1,34 +1,28 @@
-// AVX-512 silu, GLU gate, GELU gate and soft-cap. silu and GLU: exp over 16 lanes by range reduction, exp(x)
-// = 2^k * e^r with k = round(x / ln 2) and |r| <= ln 2 / 2, e^r from its degree-6 Taylor polynomial
-// (truncation below 1.2e-7 relative), 2^k applied with vscalefps. Inputs are clamped to [-87, 87] first,
-// where exp stays a normal float; beyond that silu and the gate are 0 or the identity to float precision
-// anyway. GELU looks its F16 table up with a gather, so it gives the scalar twin's bits; tanh (soft-cap) is
-// built on the same exp.
+// AVX-512 silu, GLU gate, GELU gate and soft-cap. silu and GLU: exp over 16 lanes by range reduction
+// (exp_poly.h), 2^k applied with vscalefps; beyond the +-87 clamp silu and the gate are 0 or the identity to
+// float precision anyway. GELU looks its F16 table up with a gather, so it gives the scalar twin's bits; tanh
+// (soft-cap) is built on the same exp.
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/exp_poly.h"
 
 namespace hark::kernels {
 namespace {
 
 inline __m512 exp16(__m512 x) {
+  namespace ep = exp_poly;
   // (maskz forms: GCC 12 warns about the undefined pass-through of the plain ones.)
-  x = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, x, _mm512_set1_ps(-87.0f)),
-                          _mm512_set1_ps(87.0f));
-  const __m512 k = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+  x = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, x, _mm512_set1_ps(-ep::kClamp)),
+                          _mm512_set1_ps(ep::kClamp));
+  const __m512 k = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, _mm512_set1_ps(ep::kLog2e)),
                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  // r = x - k ln 2 in two steps (ln 2 = hi + lo, hi exact in few bits) so r keeps its low bits.
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860682030941723e-6f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(ep::kLn2Hi), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(ep::kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(ep::kTaylor[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ep::kTaylor[i]));
   return _mm512_maskz_scalef_ps(0xffff, p, k);
 }
 
