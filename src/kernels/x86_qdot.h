@@ -13,15 +13,10 @@
 #include <cstring>
 
 #include "core/quant.h"
+#include "kernels/x86_reduce.h"
 
 namespace hark::kernels {
 namespace {  // NOLINT(google-build-namespaces): deliberate per-ISA copies, see above
-
-inline float hsum8(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
 
 inline float h2f(fp16_t h) {
   return _cvtsh_ss(h);

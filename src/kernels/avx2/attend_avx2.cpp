@@ -12,24 +12,13 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/exp_poly.h"
+#include "kernels/x86_reduce.h"
 
 namespace hark::kernels {
 namespace {
 
 constexpr int64_t kMaxHeadDim = 1024;  // rounded queries are kept on the stack
 constexpr int64_t kAhead = 4;          // key rows prefetched ahead of the one being dotted
-
-inline float hsum8(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-
-inline float hmax8(__m256 v) {
-  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
-}
 
 // exp over 8 lanes (exp_poly.h); 2^k is put into the exponent bits (k stays in [-126, 126], a normal float).
 inline __m256 exp8(__m256 x) {
