@@ -14,7 +14,7 @@ namespace hark::kernels {
 namespace {
 
 constexpr int kRowTile = 16;  // weight rows per tile: ~16 KiB of Q4_K at n_in = 2048, stays in L1/L2
-constexpr int kTokTile = 4;   // tokens per tile call
+constexpr int kTokTile = 4;   // tokens per register tile; chunks are a multiple of it
 // Tokens are walked in chunks whose converted activations fit in a core's L2 (~512 KiB of the 1-2 MiB),
 // so each row tile re-reads them from L2 rather than L3; weights are then read once per chunk. Neutral at
 // 512 tokens on the dev VM (its L3 is fast); it bounds the working set for long prompts (3000 tokens of
@@ -35,18 +35,14 @@ void run_tiles(const KernelTable& k, GgmlType wt, int64_t n, const uint8_t* w, s
     const int64_t ce = std::min(n_tok, cb + chunk);
     for (int64_t rb = r0; rb < r1; rb += kRowTile) {
       const int nr = static_cast<int>(std::min<int64_t>(kRowTile, r1 - rb));
-      for (int64_t tb = cb; tb < ce; tb += kTokTile) {
-        const int nt = static_cast<int>(std::min<int64_t>(kTokTile, ce - tb));
-        const uint8_t* wr = w + rb * w_stride;
-        const uint8_t* xt = x + tb * x_stride;
-        float* yt = y + tb * n_out + rb;
-        if (tile != nullptr) {
-          tile(n, wr, w_stride, nr, xt, x_stride, nt, yt, n_out);
-          continue;
-        }
-        for (int t = 0; t < nt; ++t)
-          for (int r = 0; r < nr; ++r) yt[t * n_out + r] = dot(n, wr + r * w_stride, xt + t * x_stride);
+      const uint8_t* wr = w + rb * w_stride;
+      if (tile != nullptr) {  // the whole chunk, so a tile can prepare per-row work once for all its tokens
+        tile(n, wr, w_stride, nr, x + cb * x_stride, x_stride, static_cast<int>(ce - cb), y + cb * n_out + rb,
+             n_out);
+        continue;
       }
+      for (int64_t t = cb; t < ce; ++t)
+        for (int r = 0; r < nr; ++r) y[t * n_out + rb + r] = dot(n, wr + r * w_stride, x + t * x_stride);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "core/fp16.h"
 #include "kernels/dispatch.h"
@@ -17,6 +18,14 @@ namespace {
 inline float hsum16(__m512 v) {
   return hsum8(
       _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1)));
+}
+
+// 256 bits zero-extended to 512 (GCC 12's _mm512_zext* start from an undefined register, which -Wall flags).
+inline __m512i zext512(__m256i v) {
+  return _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), v, 0);
+}
+inline __m512 zext512(__m256 v) {
+  return _mm512_maskz_insertf32x8(0xffff, _mm512_setzero_ps(), v, 0);
 }
 
 // Float types: 16 lanes per step (F32, F16) or 32 bf16 pairs per step (vdpbf16ps). Masked loads cover the
@@ -69,179 +78,184 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t
     for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum16(acc[r][t]);
 }
 
-// Q4_K x Q8_K. Per pair of sub-blocks the two VNNI results (each lane <= 4 * 15 * 127, fits s16) are packed
-// to s16 and multiplied by their 6-bit scales in one vpmaddwd. Scales and mins come from k4_words (no
-// per-sub-block branches) and the min term is a vpmaddwd of the activation group sums.
-struct K4Scales {
-  __m256i group[4];  // per group g, each 128-bit lane: [scale 2g] x 4, [scale 2g + 1] x 4 (s16)
-  __m256i mins;      // [min j] x 2 for j = 0..7 (s16), matching the 16 bsums
-};
+// Q4_K / Q5_K x Q8_K. Per pair of sub-blocks the two VNNI results (each lane <= 4 * 31 * 127, fits s16) are
+// packed to s16 and multiplied by their 6-bit scales in one vpmaddwd; the min term is the activations'
+// sub-block sums times the mins.
 
-inline K4Scales k4_scales(const uint8_t* q) {
-  const K4Words w = k4_words(q);
+// A block's 8 scales as the vpmaddwd operands of k4_sums: groups 2p (low 256 bits) and 2p + 1, each 128-bit
+// lane [scale 2g] x 4, [scale 2g + 1] x 4.
+inline void k4_pair_scales(const K4Words& w, __m512i (&pair)[2]) {
   const __m128i sc =
       _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(w.sc_lo), static_cast<int>(w.sc_hi), 0, 0));
   const __m128i s01 = _mm_unpacklo_epi16(sc, sc), s23 = _mm_unpackhi_epi16(sc, sc);
-  K4Scales k;
-  k.group[0] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s01, s01));
-  k.group[1] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s01, s01));
-  k.group[2] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s23, s23));
-  k.group[3] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s23, s23));
-  k.mins = k4_mins16(w);
-  return k;
+  const auto two = [](__m128i g0, __m128i g1) {
+    return _mm512_maskz_inserti64x4(0xff, zext512(_mm256_broadcastsi128_si256(g0)),
+                                    _mm256_broadcastsi128_si256(g1), 1);
+  };
+  pair[0] = two(_mm_unpacklo_epi32(s01, s01), _mm_unpackhi_epi32(s01, s01));
+  pair[1] = two(_mm_unpacklo_epi32(s23, s23), _mm_unpackhi_epi32(s23, s23));
 }
 
-// Q4_K and Q5_K (B = BlockQ5_K adds bit 4 from qh; lanes stay <= 4 * 31 * 127, still s16).
+inline __m512i load_2x256(const int8_t* lo, const int8_t* hi) {
+  return _mm512_maskz_inserti64x4(0xff, zext512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)), 1);
+}
+
+// The scaled integer sums of one block, R rows x T tokens, two groups per 512-bit step: the 64 quant bytes
+// of groups 2p and 2p + 1 hold sub-blocks 4p and 4p + 2 in their low nibbles (bytes 0-31, 32-63) and 4p + 1,
+// 4p + 3 in their high nibbles; the matching activations are two 32-byte runs each (one load and one insert
+// per token, shared by the R rows). B = BlockQ5_K adds bit 4 from qh.
+template <class B, int R, int T>
+inline void k4_sums(const B* const (&a)[R], const __m512i (&sc)[R][2], const BlockQ8_K* const (&b)[T],
+                    __m512i (&sumi)[R][T]) {
+  constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
+  const __m512i lo4 = _mm512_set1_epi8(0x0f);
+  const __m512i one = _mm512_set1_epi8(1);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) sumi[r][t] = _mm512_setzero_si512();
+  for (int p = 0; p < 2; ++p) {
+    __m512i y0[T], y1[T];
+    for (int t = 0; t < T; ++t) {
+      y0[t] = load_2x256(b[t]->qs + 128 * p, b[t]->qs + 128 * p + 64);
+      y1[t] = load_2x256(b[t]->qs + 128 * p + 32, b[t]->qs + 128 * p + 96);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512i q = _mm512_loadu_si512(a[r]->qs + 64 * p);
+      __m512i q0 = _mm512_and_si512(q, lo4);
+      __m512i q1 = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+      if constexpr (kQ5) {
+        // Bit j of qh byte l is bit 4 of element l of sub-block j; each 256-bit half takes its own shift.
+        const __m512i hb = _mm512_maskz_broadcast_i64x4(
+            0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh)));
+        const __m512i s0 = _mm512_maskz_inserti64x4(0xff, _mm512_set1_epi16(static_cast<int16_t>(4 * p)),
+                                                    _mm256_set1_epi16(static_cast<int16_t>(4 * p + 2)), 1);
+        const __m512i s1 = _mm512_add_epi16(s0, _mm512_set1_epi16(1));
+        q0 = _mm512_or_si512(q0, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, s0), one), 4));
+        q1 = _mm512_or_si512(q1, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, s1), one), 4));
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, y0[t]);
+        const __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, y1[t]);
+        sumi[r][t] = _mm512_add_epi32(sumi[r][t], _mm512_madd_epi16(_mm512_packs_epi32(p0, p1), sc[r][p]));
+      }
+    }
+  }
+}
+
+// Few tokens (decode's matvec): each block's scales and min term decoded in the tile.
 template <class B, int R, int T>
 void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-  constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
-  const __m256i lo4 = _mm256_set1_epi8(0x0f);
-  const __m256i one = _mm256_set1_epi8(1);
-  __m256 acc[R][T];
+  __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const B* a[R];
     const BlockQ8_K* b[T];
+    __m512i sc[R][2];
+    __m256i mins[R];
     for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
-    K4Scales sc[R];
     for (int r = 0; r < R; ++r) {
       a[r] = reinterpret_cast<const B*>(w + r * ws) + i;
-      sc[r] = k4_scales(a[r]->scales);
       prefetch_weights<(sizeof(B) + 63) / 64>(a[r]);
+      const K4Words kw = k4_words(a[r]->scales);
+      k4_pair_scales(kw, sc[r]);
+      mins[r] = k4_mins16(kw);
     }
-    __m256i sumi[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) sumi[r][t] = _mm256_setzero_si256();
-    for (int g = 0; g < 4; ++g) {
-      __m256i y0[T], y1[T];
-      for (int t = 0; t < T; ++t) {
-        y0[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g));
-        y1[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g + 32));
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qs + 32 * g));
-        __m256i q0 = _mm256_and_si256(q, lo4);
-        __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
-        if constexpr (kQ5) {
-          // Bit 2g (2g + 1) of qh byte l is bit 4 of element l of the low (high) nibble run.
-          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh));
-          const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g)), one);
-          const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g + 1)), one);
-          q0 = _mm256_or_si256(q0, _mm256_slli_epi16(h0, 4));
-          q1 = _mm256_or_si256(q1, _mm256_slli_epi16(h1, 4));
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q0, y0[t]);
-          const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q1, y1[t]);
-          sumi[r][t] =
-              _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(p0, p1), sc[r].group[g]));
-        }
-      }
-    }
+    __m512i sumi[R][T];
+    k4_sums<B, R, T>(a, sc, b, sumi);
     for (int r = 0; r < R; ++r) {
       const float d = h2f(a[r]->d), dmin = h2f(a[r]->dmin);
       for (int t = 0; t < T; ++t) {
         const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
-        const __m256 mt = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, sc[r].mins));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[t]->d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
-        acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * b[t]->d), mt, acc[r][t]);
+        const __m512i mt = zext512(_mm256_madd_epi16(bs, mins[r]));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi[r][t]),
+                                    acc[r][t]);
+        acc[r][t] =
+            _mm512_fnmadd_ps(_mm512_set1_ps(dmin * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, mt), acc[r][t]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum16(acc[r][t]);
 }
 
-// Q6_K x Q8_K: quants used unsigned (0..63, VNNI lanes <= 4 * 63 * 127 = 32004 fit s16), the -32 offset
-// removed through the activation group sums. Sub-blocks are 16 wide, so within one packed pair of 32-runs
-// the low 128-bit lane holds the first sub-block of each run and the high lane the second.
-// From the 8 s16 scales of a half (both 128-bit lanes), pair p needs lane 0 = [s 4p] x 4, [s 4p + 2] x 4 and
-// lane 1 = [s 4p + 1] x 4, [s 4p + 3] x 4: one byte shuffle per pair.
-inline __m256i q6_pair_scales(__m256i s16, int p) {
-  static const __m256i kPattern[2] = {
-      _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5, 2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6,
-                       7, 6, 7),
-      _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 12, 13, 12, 13, 12, 13, 12, 13, 10, 11, 10, 11, 10, 11, 10, 11,
-                       14, 15, 14, 15, 14, 15, 14, 15),
-  };
-  return _mm256_shuffle_epi8(s16, kPattern[p]);
+// Many tokens (prefill): what depends on a row or a token alone is prepared once per matmul chunk by
+// k4_prefill_driver instead of once per 4-token tile (decoding the 6-bit scales and the min term had been
+// about half of the tile's time): a row's scales as k4_sums operands, its d and dmin * min_j; a token's d
+// and d * (sum of sub-block j's quants), so the min term is one f32 FMA per row and token. matmul_bench,
+// 1 thread, against the 256-bit tile that decoded them per tile: Q4_K 94-97 -> 121 GFLOP/s, Q5_K 74-81 ->
+// 102-105.
+struct alignas(64) K4Prep {
+  __m512i pair[2];
+  float mins[8];  // dmin * min_j
+  float d;
+};
+struct alignas(32) Q8Prep {
+  float bsum[8];  // d * (sum of the 32 quants of sub-block j)
+  float d;
+};
+
+template <class B>
+inline void k4_prep_row(const B& a, K4Prep& out) {
+  const K4Words w = k4_words(a.scales);
+  k4_pair_scales(w, out.pair);
+  const __m256i m =
+      _mm256_cvtepu8_epi32(_mm_setr_epi32(static_cast<int>(w.m_lo), static_cast<int>(w.m_hi), 0, 0));
+  _mm256_storeu_ps(out.mins, _mm256_mul_ps(_mm256_set1_ps(h2f(a.dmin)), _mm256_cvtepi32_ps(m)));
+  out.d = h2f(a.d);
 }
 
+inline void q8_prep_tok(const BlockQ8_K& b, Q8Prep& out) {
+  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.bsums));
+  const __m256i pairs = _mm256_madd_epi16(bs, _mm256_set1_epi16(1));
+  _mm256_storeu_ps(out.bsum, _mm256_mul_ps(_mm256_set1_ps(b.d), _mm256_cvtepi32_ps(pairs)));
+  out.d = b.d;
+}
+
+// Row r's prepared blocks at rp + r * nb, token t's at tp + t * nb.
+template <class B, int R, int T>
+void k4_prepared_tile(int64_t nb, const uint8_t* w, size_t ws, const K4Prep* rp, const uint8_t* x, size_t xs,
+                      const Q8Prep* tp, float* y, int64_t ldy) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const B* a[R];
+    const BlockQ8_K* b[T];
+    __m512i sc[R][2];
+    for (int r = 0; r < R; ++r) {
+      a[r] = reinterpret_cast<const B*>(w + r * ws) + i;
+      sc[r][0] = rp[r * nb + i].pair[0];
+      sc[r][1] = rp[r * nb + i].pair[1];
+    }
+    for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
+    __m512i sumi[R][T];
+    k4_sums<B, R, T>(a, sc, b, sumi);
+    __m512 dt[T];
+    for (int t = 0; t < T; ++t) dt[t] = _mm512_set1_ps(tp[t * nb + i].d);
+    for (int r = 0; r < R; ++r) {
+      const __m512 dr = _mm512_set1_ps(rp[r * nb + i].d);
+      const __m512 mins = zext512(_mm256_loadu_ps(rp[r * nb + i].mins));
+      for (int t = 0; t < T; ++t) {
+        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dr, dt[t]), _mm512_maskz_cvtepi32_ps(0xffff, sumi[r][t]),
+                                    acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(mins, zext512(_mm256_loadu_ps(tp[t * nb + i].bsum)), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum16(acc[r][t]);
+}
+
+// Q6_K x Q8_K, R rows x T tokens, one half block (128 quants, four 32-runs) per 512-bit step. Quants are
+// used unsigned (0..63, VNNI lanes <= 4 * 63 * 127 = 32004 fit s16), the -32 offset removed through the
+// activation group sums. The 64 ql bytes of a half give runs 0 and 1 (low nibbles) and runs 2 and 3 (high
+// nibbles), each pair contiguous in the activations, so a token's half is two plain 64-byte loads; the qh
+// bits come from one 32-byte load shifted per run. After packing, 128-bit lane k holds four sums of
+// sub-block 8h + k and four of 8h + 4 + k: one vpermw per row and half places the scales to match.
+// Against 256-bit steps of one run pair: Q6_K prefill 63-66 -> 89 GFLOP/s per core (matmul_bench, 1 thread).
 template <int R, int T>
 void q6k_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-  const __m256i lo4 = _mm256_set1_epi8(0x0f);
-  const __m256i three = _mm256_set1_epi8(3);
-  __m256 acc[R][T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const BlockQ6_K* a[R];
-    const BlockQ8_K* b[T];
-    for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
-    __m256i sumi[R][T];
-    __m256i half_scales[R][2];  // per half, its 8 scales as s16 in both 128-bit lanes
-    for (int r = 0; r < R; ++r) {
-      a[r] = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + i;
-      prefetch_weights<4>(a[r]);
-      const __m256i s16 =
-          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[r]->scales)));
-      half_scales[r][0] = _mm256_permute2x128_si256(s16, s16, 0x00);
-      half_scales[r][1] = _mm256_permute2x128_si256(s16, s16, 0x11);
-      for (int t = 0; t < T; ++t) {
-        // -32 * sum_j scale_j * bsum_j, spread over the 8 lanes.
-        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
-        sumi[r][t] =
-            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bs), 5));
-      }
-    }
-    for (int h = 0; h < 2; ++h) {
-      for (int pair = 0; pair < 2; ++pair) {  // runs (0, 1) then (2, 3) of this half
-        __m256i ya[T], yb[T];
-        for (int t = 0; t < T; ++t) {
-          ya[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 128 * h + 64 * pair));
-          yb[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 128 * h + 64 * pair + 32));
-        }
-        for (int r = 0; r < R; ++r) {
-          const uint8_t* ql = a[r]->ql + 64 * h;
-          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-          const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh + 32 * h));
-          // Run k: low (k < 2) or high nibbles of ql run k % 2, high bits at qh bit pair k.
-          const int sh = 4 * pair;
-          const __m256i na = _mm256_and_si256(_mm256_srl_epi16(l0, _mm_cvtsi32_si128(sh)), lo4);
-          const __m256i nb = _mm256_and_si256(_mm256_srl_epi16(l1, _mm_cvtsi32_si128(sh)), lo4);
-          const __m256i ha = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * (2 * pair))), three);
-          const __m256i hbb =
-              _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * (2 * pair + 1))), three);
-          const __m256i qa = _mm256_or_si256(na, _mm256_slli_epi16(ha, 4));
-          const __m256i qb = _mm256_or_si256(nb, _mm256_slli_epi16(hbb, 4));
-          const __m256i sc = q6_pair_scales(half_scales[r][h], pair);
-          for (int t = 0; t < T; ++t) {
-            const __m256i pa = _mm256_dpbusd_epi32(_mm256_setzero_si256(), qa, ya[t]);
-            const __m256i pb = _mm256_dpbusd_epi32(_mm256_setzero_si256(), qb, yb[t]);
-            sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(pa, pb), sc));
-          }
-        }
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      const float d = h2f(a[r]->d);
-      for (int t = 0; t < T; ++t)
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[t]->d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
-}
-
-// Q6_K x Q8_K for one token (decode), R rows, one half block (128 quants, four 32-runs) per 512-bit step.
-// The 64 ql bytes give runs 0 and 1 (low nibbles) and runs 2 and 3 (high nibbles), each pair contiguous in
-// the activations, so no shuffle is needed; the qh bits come from one 32-byte load shifted per run. After
-// packing, 128-bit lane k holds four sums of sub-block 8h + k and four of 8h + 4 + k: one vpermw per half
-// places the scales to match.
-template <int R>
-void q6k_row_tile_t1(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, float* y) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
   const __m512i three = _mm512_set1_epi8(3);
   // qh shifts of the runs in each 256-bit half: runs 0, 1 (low nibbles) and runs 2, 3 (high nibbles).
@@ -252,46 +266,62 @@ void q6k_row_tile_t1(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, f
       {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5, 2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7},
       {8,  8,  8,  8,  12, 12, 12, 12, 9,  9,  9,  9,  13, 13, 13, 13,
        10, 10, 10, 10, 14, 14, 14, 14, 11, 11, 11, 11, 15, 15, 15, 15}};
-  const __m512i idx0 = _mm512_load_si512(kIdx[0]), idx1 = _mm512_load_si512(kIdx[1]);
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const BlockQ8_K* b = reinterpret_cast<const BlockQ8_K*>(x) + i;
-    __m512i ya[2], yb[2];
-    for (int h = 0; h < 2; ++h) {
-      ya[h] = _mm512_loadu_si512(b->qs + 128 * h);       // runs 0, 1
-      yb[h] = _mm512_loadu_si512(b->qs + 128 * h + 64);  // runs 2, 3
-    }
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->bsums));
+    const BlockQ6_K* a[R];
+    const BlockQ8_K* b[T];
+    for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
+    __m512i s512[R];
+    __m512i sumi[R][T];
     for (int r = 0; r < R; ++r) {
-      const BlockQ6_K* a = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + i;
-      prefetch_weights<4>(a);
-      const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a->scales)));
-      const __m512i s512 = _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), s16, 0);
-      // -32 * sum_j scale_j * bsum_j (the quants are used unsigned, 0..63).
-      __m512i sumi = _mm512_maskz_inserti64x4(
-          0xff, _mm512_setzero_si512(),
-          _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bs), 5)), 0);
-      for (int h = 0; h < 2; ++h) {
-        const __m512i l = _mm512_loadu_si512(a->ql + 64 * h);
-        const __m256i hb256 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->qh + 32 * h));
-        const __m512i hb = _mm512_maskz_broadcast_i64x4(0xff, hb256);
+      a[r] = reinterpret_cast<const BlockQ6_K*>(w + r * ws) + i;
+      prefetch_weights<4>(a[r]);
+      const __m256i s16 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[r]->scales)));
+      s512[r] = zext512(s16);
+      for (int t = 0; t < T; ++t) {
+        // -32 * sum_j scale_j * bsum_j, in the low 8 lanes.
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+        sumi[r][t] = zext512(
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bs), 5)));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m512i ya[T], yb[T];
+      for (int t = 0; t < T; ++t) {
+        ya[t] = _mm512_loadu_si512(b[t]->qs + 128 * h);       // runs 0, 1
+        yb[t] = _mm512_loadu_si512(b[t]->qs + 128 * h + 64);  // runs 2, 3
+      }
+      const __m512i idx = _mm512_load_si512(kIdx[h]);
+      for (int r = 0; r < R; ++r) {
+        const __m512i l = _mm512_loadu_si512(a[r]->ql + 64 * h);
+        const __m512i hb = _mm512_maskz_broadcast_i64x4(
+            0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh + 32 * h)));
         const __m512i qa =
             _mm512_or_si512(_mm512_and_si512(l, lo4),
                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, sh_lo), three), 4));
         const __m512i qb =
             _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4),
                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, sh_hi), three), 4));
-        const __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, ya[h]);
-        const __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qb, yb[h]);
-        const __m512i sc = _mm512_permutexvar_epi16(h == 0 ? idx0 : idx1, s512);
-        sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_packs_epi32(pa, pb), sc));
+        const __m512i sc = _mm512_permutexvar_epi16(idx, s512[r]);
+        for (int t = 0; t < T; ++t) {
+          const __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qa, ya[t]);
+          const __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qb, yb[t]);
+          sumi[r][t] = _mm512_add_epi32(sumi[r][t], _mm512_madd_epi16(_mm512_packs_epi32(pa, pb), sc));
+        }
       }
-      acc[r] =
-          _mm512_fmadd_ps(_mm512_set1_ps(h2f(a->d) * b->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi), acc[r]);
+    }
+    for (int r = 0; r < R; ++r) {
+      const float d = h2f(a[r]->d);
+      for (int t = 0; t < T; ++t)
+        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi[r][t]),
+                                    acc[r][t]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = hsum16(acc[r]);
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum16(acc[r][t]);
 }
 
 // 32-quant block types (traits Q4_0T ... in x86_qdot.h). The offset (8, 16, 128) times the activation
@@ -358,6 +388,46 @@ void tile_driver(int64_t n, const void* w, size_t ws, int nr, const void* x, siz
   }
 }
 
+// Q4_K / Q5_K for more than 4 tokens (matmul passes a whole chunk of them per row tile): each row's and each
+// token's block constants are prepared once per call, then the tokens are walked in 4s against every row
+// pair as tile_driver does. A thread's buffers grow to the largest call and stay.
+template <class B, template <int, int> class K>
+void k4_prefill_driver(int64_t n, const void* w, size_t ws, int nr, const void* x, size_t xs, int nt,
+                       float* y, int64_t ldy) {
+  if (nt <= 4) {
+    tile_driver<K, 2>(n, w, ws, nr, x, xs, nt, y, ldy);
+    return;
+  }
+  using Fn = void (*)(int64_t, const uint8_t*, size_t, const K4Prep*, const uint8_t*, size_t, const Q8Prep*,
+                      float*, int64_t);
+  static constexpr Fn two[4] = {k4_prepared_tile<B, 2, 1>, k4_prepared_tile<B, 2, 2>,
+                                k4_prepared_tile<B, 2, 3>, k4_prepared_tile<B, 2, 4>};
+  static constexpr Fn one[4] = {k4_prepared_tile<B, 1, 1>, k4_prepared_tile<B, 1, 2>,
+                                k4_prepared_tile<B, 1, 3>, k4_prepared_tile<B, 1, 4>};
+  thread_local std::vector<K4Prep> rows;
+  thread_local std::vector<Q8Prep> toks;
+  const int64_t nb = n / kQK_K;
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const uint8_t* xb = static_cast<const uint8_t*>(x);
+  if (rows.size() < static_cast<size_t>(nr * nb)) rows.resize(static_cast<size_t>(nr * nb));
+  if (toks.size() < static_cast<size_t>(nt * nb)) toks.resize(static_cast<size_t>(nt * nb));
+  for (int r = 0; r < nr; ++r)
+    for (int64_t i = 0; i < nb; ++i)
+      k4_prep_row(reinterpret_cast<const B*>(wb + r * ws)[i], rows[r * nb + i]);
+  for (int t = 0; t < nt; ++t)
+    for (int64_t i = 0; i < nb; ++i)
+      q8_prep_tok(reinterpret_cast<const BlockQ8_K*>(xb + t * xs)[i], toks[t * nb + i]);
+  for (int t0 = 0; t0 < nt; t0 += 4) {
+    const int tn = nt - t0 < 4 ? nt - t0 : 4;
+    const Q8Prep* tp = toks.data() + t0 * nb;
+    int r = 0;
+    for (; r + 2 <= nr; r += 2)
+      two[tn - 1](nb, wb + r * ws, ws, rows.data() + r * nb, xb + t0 * xs, xs, tp, y + t0 * ldy + r, ldy);
+    for (; r < nr; ++r)
+      one[tn - 1](nb, wb + r * ws, ws, rows.data() + r * nb, xb + t0 * xs, xs, tp, y + t0 * ldy + r, ldy);
+  }
+}
+
 template <int R, int T>
 struct F32K {
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
@@ -397,11 +467,7 @@ template <int R, int T>
 struct Q6KK {
   static void run(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y,
                   int64_t ldy) {
-    if constexpr (T == 1) {
-      q6k_row_tile_t1<R>(n, w, ws, x, y);
-    } else {
-      q6k_tile<R, T>(n, w, ws, x, xs, y, ldy);
-    }
+    q6k_tile<R, T>(n, w, ws, x, xs, y, ldy);
   }
 };
 
@@ -462,9 +528,9 @@ void fill_avx512_tiles(KernelTable& t) {
   t.tile[id(GgmlType::F32)] = tile_driver<F32K, 4>;
   t.tile[id(GgmlType::F16)] = tile_driver<F16K, 4>;
   t.tile[id(GgmlType::BF16)] = tile_driver<Bf16K, 4>;
-  t.tile[id(GgmlType::Q4_K)] = tile_driver<Q4KK, 2>;
+  t.tile[id(GgmlType::Q4_K)] = k4_prefill_driver<BlockQ4_K, Q4KK>;
   t.tile[id(GgmlType::Q6_K)] = tile_driver<Q6KK, 2>;
-  t.tile[id(GgmlType::Q5_K)] = tile_driver<Q5KK, 2>;
+  t.tile[id(GgmlType::Q5_K)] = k4_prefill_driver<BlockQ5_K, Q5KK>;
   t.tile[id(GgmlType::Q4_0)] = tile_driver<Q4_0K, 2>;
   t.tile[id(GgmlType::Q5_0)] = tile_driver<Q5_0K, 2>;
   t.tile[id(GgmlType::Q8_0)] = tile_driver<Q8_0K, 2>;
