@@ -82,20 +82,6 @@ void float_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t
 // packed to s16 and multiplied by their 6-bit scales in one vpmaddwd; the min term is the activations'
 // sub-block sums times the mins.
 
-// A block's 8 scales as the vpmaddwd operands of k4_sums: groups 2p (low 256 bits) and 2p + 1, each 128-bit
-// lane [scale 2g] x 4, [scale 2g + 1] x 4.
-inline void k4_pair_scales(const K4Words& w, __m512i (&pair)[2]) {
-  const __m128i sc =
-      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(w.sc_lo), static_cast<int>(w.sc_hi), 0, 0));
-  const __m128i s01 = _mm_unpacklo_epi16(sc, sc), s23 = _mm_unpackhi_epi16(sc, sc);
-  const auto two = [](__m128i g0, __m128i g1) {
-    return _mm512_maskz_inserti64x4(0xff, zext512(_mm256_broadcastsi128_si256(g0)),
-                                    _mm256_broadcastsi128_si256(g1), 1);
-  };
-  pair[0] = two(_mm_unpacklo_epi32(s01, s01), _mm_unpackhi_epi32(s01, s01));
-  pair[1] = two(_mm_unpacklo_epi32(s23, s23), _mm_unpackhi_epi32(s23, s23));
-}
-
 inline __m512i load_2x256(const int8_t* lo, const int8_t* hi) {
   return _mm512_maskz_inserti64x4(0xff, zext512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))),
                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)), 1);
@@ -105,6 +91,7 @@ inline __m512i load_2x256(const int8_t* lo, const int8_t* hi) {
 // of groups 2p and 2p + 1 hold sub-blocks 4p and 4p + 2 in their low nibbles (bytes 0-31, 32-63) and 4p + 1,
 // 4p + 3 in their high nibbles; the matching activations are two 32-byte runs each (one load and one insert
 // per token, shared by the R rows). B = BlockQ5_K adds bit 4 from qh.
+// sc[r][p]: row r's scales for groups 2p (low 256 bits) and 2p + 1, as K4Scales::group.
 template <class B, int R, int T>
 inline void k4_sums(const B* const (&a)[R], const __m512i (&sc)[R][2], const BlockQ8_K* const (&b)[T],
                     __m512i (&sumi)[R][T]) {
@@ -142,41 +129,87 @@ inline void k4_sums(const B* const (&a)[R], const __m512i (&sc)[R][2], const Blo
   }
 }
 
-// Few tokens (decode's matvec): each block's scales and min term decoded in the tile.
+struct K4Scales {
+  __m256i group[4];  // per group g, each 128-bit lane: [scale 2g] x 4, [scale 2g + 1] x 4 (s16)
+  __m256i mins;      // [min j] x 2 for j = 0..7 (s16), matching the 16 bsums
+};
+
+inline K4Scales k4_scales(const uint8_t* q) {
+  const K4Words w = k4_words(q);
+  const __m128i sc =
+      _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(w.sc_lo), static_cast<int>(w.sc_hi), 0, 0));
+  const __m128i s01 = _mm_unpacklo_epi16(sc, sc), s23 = _mm_unpackhi_epi16(sc, sc);
+  K4Scales k;
+  k.group[0] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s01, s01));
+  k.group[1] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s01, s01));
+  k.group[2] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s23, s23));
+  k.group[3] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s23, s23));
+  k.mins = k4_mins16(w);
+  return k;
+}
+
+// Few tokens (decode's matvec): 256-bit steps, each block's scales and min term decoded in the tile. Here
+// k4_sums' 512-bit steps were slower (matvec Q4_K, 2 threads: 25.3-25.5 -> 21.4-22.1 GB/s): with one
+// token, the activation inserts and the 512-bit scale operands are not shared by enough work.
 template <class B, int R, int T>
 void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
-  __m512 acc[R][T];
+  constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
+  const __m256i lo4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const B* a[R];
     const BlockQ8_K* b[T];
-    __m512i sc[R][2];
-    __m256i mins[R];
     for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
+    K4Scales sc[R];
     for (int r = 0; r < R; ++r) {
       a[r] = reinterpret_cast<const B*>(w + r * ws) + i;
+      sc[r] = k4_scales(a[r]->scales);
       prefetch_weights<(sizeof(B) + 63) / 64>(a[r]);
-      const K4Words kw = k4_words(a[r]->scales);
-      k4_pair_scales(kw, sc[r]);
-      mins[r] = k4_mins16(kw);
     }
-    __m512i sumi[R][T];
-    k4_sums<B, R, T>(a, sc, b, sumi);
+    __m256i sumi[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) sumi[r][t] = _mm256_setzero_si256();
+    for (int g = 0; g < 4; ++g) {
+      __m256i y0[T], y1[T];
+      for (int t = 0; t < T; ++t) {
+        y0[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g));
+        y1[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g + 32));
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qs + 32 * g));
+        __m256i q0 = _mm256_and_si256(q, lo4);
+        __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
+        if constexpr (kQ5) {
+          // Bit 2g (2g + 1) of qh byte l is bit 4 of element l of the low (high) nibble run.
+          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh));
+          const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g)), one);
+          const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g + 1)), one);
+          q0 = _mm256_or_si256(q0, _mm256_slli_epi16(h0, 4));
+          q1 = _mm256_or_si256(q1, _mm256_slli_epi16(h1, 4));
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q0, y0[t]);
+          const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q1, y1[t]);
+          sumi[r][t] =
+              _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(p0, p1), sc[r].group[g]));
+        }
+      }
+    }
     for (int r = 0; r < R; ++r) {
       const float d = h2f(a[r]->d), dmin = h2f(a[r]->dmin);
       for (int t = 0; t < T; ++t) {
         const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
-        const __m512i mt = zext512(_mm256_madd_epi16(bs, mins[r]));
-        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi[r][t]),
-                                    acc[r][t]);
-        acc[r][t] =
-            _mm512_fnmadd_ps(_mm512_set1_ps(dmin * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, mt), acc[r][t]);
+        const __m256 mt = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, sc[r].mins));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[t]->d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
+        acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * b[t]->d), mt, acc[r][t]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum16(acc[r][t]);
+    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
 // Many tokens (prefill): what depends on a row or a token alone is prepared once per matmul chunk by
@@ -197,8 +230,10 @@ struct alignas(32) Q8Prep {
 
 template <class B>
 inline void k4_prep_row(const B& a, K4Prep& out) {
+  const K4Scales k = k4_scales(a.scales);
+  for (int p = 0; p < 2; ++p)
+    out.pair[p] = _mm512_maskz_inserti64x4(0xff, zext512(k.group[2 * p]), k.group[2 * p + 1], 1);
   const K4Words w = k4_words(a.scales);
-  k4_pair_scales(w, out.pair);
   const __m256i m =
       _mm256_cvtepu8_epi32(_mm_setr_epi32(static_cast<int>(w.m_lo), static_cast<int>(w.m_hi), 0, 0));
   _mm256_storeu_ps(out.mins, _mm256_mul_ps(_mm256_set1_ps(h2f(a.dmin)), _mm256_cvtepi32_ps(m)));
