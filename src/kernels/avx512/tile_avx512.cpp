@@ -446,15 +446,26 @@ void k4_prefill_driver(int64_t n, const void* w, size_t ws, int nr, const void* 
   const uint8_t* xb = static_cast<const uint8_t*>(x);
   if (rows.size() < static_cast<size_t>(nr * nb)) rows.resize(static_cast<size_t>(nr * nb));
   if (toks.size() < static_cast<size_t>(nt * nb)) toks.resize(static_cast<size_t>(nt * nb));
-  for (int r = 0; r < nr; ++r)
-    for (int64_t i = 0; i < nb; ++i)
-      k4_prep_row(reinterpret_cast<const B*>(wb + r * ws)[i], rows[r * nb + i]);
+  for (int r = 0; r < nr; ++r) {
+    for (int64_t i = 0; i < nb; ++i) {
+      const B& blk = reinterpret_cast<const B*>(wb + r * ws)[i];
+      prefetch_weights<(sizeof(B) + 63) / 64>(&blk);  // this pass is the first to touch the rows
+      k4_prep_row(blk, rows[r * nb + i]);
+    }
+  }
   for (int t = 0; t < nt; ++t)
     for (int64_t i = 0; i < nb; ++i)
       q8_prep_tok(reinterpret_cast<const BlockQ8_K*>(xb + t * xs)[i], toks[t * nb + i]);
+  // matmul's next row tile is usually the nr rows after these: pull them towards L2 a slice per token
+  // group, so the next call's preparation pass does not wait on DRAM (prefetches never fault).
+  const size_t next_lines = static_cast<size_t>(nr) * ws / 64;
+  const size_t lines_per_group = (next_lines + (nt + 3) / 4 - 1) / ((nt + 3) / 4);
   for (int t0 = 0; t0 < nt; t0 += 4) {
     const int tn = nt - t0 < 4 ? nt - t0 : 4;
     const Q8Prep* tp = toks.data() + t0 * nb;
+    const size_t l0 = static_cast<size_t>(t0 / 4) * lines_per_group;
+    for (size_t l = l0; l < l0 + lines_per_group && l < next_lines; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(wb) + static_cast<size_t>(nr) * ws + 64 * l, _MM_HINT_T1);
     int r = 0;
     for (; r + 2 <= nr; r += 2)
       two[tn - 1](nb, wb + r * ws, ws, rows.data() + r * nb, xb + t0 * xs, xs, tp, y + t0 * ldy + r, ldy);
