@@ -45,6 +45,13 @@ void gelu_mul(const float* g, const float* u, float* y, int64_t n);
 // x[i] = cap * tanh(x[i] / cap), in place, within a few ulp of std::tanh (the final logit soft-cap).
 void softcap(float* x, int64_t n, float cap);
 
+// Each of the n_rows rows of x [n_rows][n]: y = (x * (1 / sqrt(mean(x^2) + eps))) * w (w may be null =
+// ones), the squares summed in double as ggml's CPU backend sums them; y may be x. Many rows are split over
+// the pool (may be null). Every ISA forms the same mean up to the order of a double sum, so in practice
+// the same bits.
+void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps,
+              ThreadPool* pool);
+
 // A window of n_keys F16 key and value rows (head_dim elements each) of one KV head, in up to two pieces
 // because the cache is a ring: key j is row j of k0/v0 for j < n0, else row j - n0 of k1/v1.
 struct KvWindow {

@@ -202,6 +202,21 @@ void softcap(float* x, int64_t n, float cap) {
   active_kernels().softcap(x, n, cap);
 }
 
+void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps,
+              ThreadPool* pool) {
+  const RmsNormFn row = active_kernels().rms_norm;
+  auto rows = [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) row(x + r * n, w, y + r * n, n, eps);
+  };
+  // A chunk of at least ~8192 floats: smaller ones (decode's single rows) cost more to hand out than to run.
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1));
+  if (pool == nullptr || n_rows < 2 * grain) {
+    rows(0, n_rows);
+    return;
+  }
+  pool->parallel_for(n_rows, grain, rows);
+}
+
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   check_row_length("dequantize_row", t, n);
   const ToFloatFn f = active_kernels().to_float[static_cast<int>(t)];

@@ -275,6 +275,18 @@ void softcap_scalar(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
+void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  if (w) {
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
 // The attention twin's second half: s = exp(scale * (s - max)) in place over the window's keys and
 // acc = sum_j s_j v_j in double; returns the max and the sum of the exponentials.
 std::pair<float, double> exp_and_values(float* s, const KvWindow& win, int64_t hd, float scale,
@@ -347,6 +359,7 @@ void fill_scalar(KernelTable& t) {
   t.glu = glu_scalar;
   t.gelu_mul = gelu_mul_scalar;
   t.softcap = softcap_scalar;
+  t.rms_norm = rms_norm_scalar;
   t.attend_f16 = attend_f16_scalar;
   t.softmax_values_f16 = softmax_values_f16_scalar;
   t.dot[id(GgmlType::F32)] = dot_f32;

@@ -3,7 +3,7 @@
 // lengths that leave SIMD tails. Limit: 4 ulp of the result (the Taylor truncation is 1.2e-7 relative, the
 // reduction, the polynomial and the division round a few times; 2 ulp is exceeded, e.g. silu(-5.2) is off by
 // 2.6 ulp), or 1e-35 absolute where the exact result is below float's normal range (past the +-87 clamp).
-// The GELU gate looks up the same F16 table on every ISA, so it must match bit for bit.
+// The GELU gate looks up the same F16 table on every ISA, so it must match bit for bit. RMS-norm: below.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "core/thread_pool.h"
 #include "kernels/dispatch.h"
+#include "kernels/kernels.h"
 
 namespace hark::kernels {
 namespace {
@@ -101,6 +103,49 @@ TEST_P(Act, SoftcapMatchesScalar) {
     for (int64_t i = 0; i < n; ++i)
       ASSERT_TRUE(close(got[i], want[i])) << "softcap(" << x[i] << ") = " << got[i] << " want " << want[i];
   }
+}
+
+// RMS-norm: the same double sum in another order, then the same float operations, so the results agree to
+// a rounding of the mean (in practice bit for bit); with and without weights, in place, values from 1e-30 to
+// 200 in one row.
+TEST_P(Act, RmsNormMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  std::mt19937 rng(11);
+  for (int64_t n : {1, 15, 16, 17, 256, 1536, 4099}) {
+    const std::vector<float> x = inputs(n, rng), w = inputs(n, rng);
+    for (const float* wp : {w.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> got(x.size()), want(x.size());
+      kernel_table(isa).rms_norm(x.data(), wp, got.data(), n, 1e-6f);
+      kernel_table(Isa::kScalar).rms_norm(x.data(), wp, want.data(), n, 1e-6f);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_LE(std::fabs(got[i] - want[i]), 2.0f * FLT_EPSILON * std::fabs(want[i]))
+            << "n " << n << " i " << i;
+      std::vector<float> inplace = x;
+      kernel_table(isa).rms_norm(inplace.data(), wp, inplace.data(), n, 1e-6f);
+      ASSERT_EQ(inplace, got);
+    }
+  }
+}
+
+// The pool driver splits rows, never a row: the result is the row kernel's, whatever the split; a constant
+// row c normalises to c / sqrt(c^2 + eps).
+TEST(RmsNorm, RowsSplitOverThePool) {
+  std::mt19937 rng(12);
+  constexpr int64_t kRows = 37, kN = 640;
+  std::vector<float> x(kRows * kN), w(kN);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (auto& v : x) v = dist(rng);
+  for (auto& v : w) v = dist(rng);
+  std::vector<float> want(x.size()), got(x.size());
+  for (int64_t r = 0; r < kRows; ++r)
+    active_kernels().rms_norm(x.data() + r * kN, w.data(), want.data() + r * kN, kN, 1e-6f);
+  ThreadPool pool(3);
+  rms_norm(x.data(), w.data(), got.data(), kRows, kN, 1e-6f, &pool);
+  EXPECT_EQ(got, want);
+  std::vector<float> c(kN, 2.0f);
+  rms_norm(c.data(), nullptr, c.data(), 1, kN, 1e-6f, nullptr);
+  for (float v : c) EXPECT_NEAR(v, 2.0f / std::sqrt(4.0f + 1e-6f), 1e-6f);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, Act, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx),

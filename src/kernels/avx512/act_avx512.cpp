@@ -1,9 +1,10 @@
-// AVX-512 silu, GLU gate, GELU gate and soft-cap. silu and GLU: exp over 16 lanes by range reduction
+// AVX-512 silu, GLU gate, GELU gate, soft-cap and RMS-norm. silu and GLU: exp over 16 lanes by range reduction
 // (exp_poly.h), 2^k applied with vscalefps; beyond the +-87 clamp silu and the gate are 0 or the identity to
 // float precision anyway. GELU looks its F16 table up with a gather, so it gives the scalar twin's bits; tanh
 // (soft-cap) is built on the same exp.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/dispatch.h"
@@ -99,6 +100,31 @@ void softcap16(float* x, int64_t n, float cap) {
   }
 }
 
+// The squares summed in double over 16 lanes (each product exact, as the twin's), then the same float
+// scale and products as the twin.
+void rms_norm16(const float* x, const float* w, float* y, int64_t n, float eps) {
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(tail16(n - i), x + i);
+    const __m512d a = _mm512_maskz_cvtps_pd(0xff, _mm512_maskz_extractf32x8_ps(0xff, v, 0));
+    const __m512d b = _mm512_maskz_cvtps_pd(0xff, _mm512_maskz_extractf32x8_ps(0xff, v, 1));
+    lo = _mm512_fmadd_pd(a, a, lo);
+    hi = _mm512_fmadd_pd(b, b, hi);
+  }
+  alignas(64) double part[8];  // (GCC 12's _mm512_reduce_add_pd trips -Wuninitialized)
+  _mm512_store_pd(part, _mm512_add_pd(lo, hi));
+  double sum = 0;
+  for (double p : part) sum += p;
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail16(n - i);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale);
+    if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
 }  // namespace
 
 void fill_avx512_act(KernelTable& t) {
@@ -106,6 +132,7 @@ void fill_avx512_act(KernelTable& t) {
   t.glu = glu16;
   t.gelu_mul = gelu_mul16;
   t.softcap = softcap16;
+  t.rms_norm = rms_norm16;
 }
 
 }  // namespace hark::kernels

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/ggml_type.h"
@@ -37,10 +38,6 @@ const uint8_t* row_ptr(const kernels::WeightView& w, int64_t row) {
   return static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * ggml_row_size(w.type, w.n_in);
 }
 
-void add_into(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
-}
-
 // fn(b, e) over [0, n) in chunks on the pool: the element-wise passes over the FFN width, the attention
 // window's values and the vocabulary (softcap's tanh over 262144 logits per token) would otherwise run on
 // one core while the other waits. Same per-element results in any split.
@@ -52,6 +49,23 @@ void elementwise(ThreadPool& pool, int64_t n, F&& fn) {
     return;
   }
   pool.parallel_for(n, kGrain, fn);
+}
+
+// fn(b, e) over rows [0, n_rows) of row_size floats each, on the pool in chunks of at least 4096 floats.
+template <typename F>
+void by_rows(ThreadPool& pool, int64_t n_rows, int64_t row_size, F&& fn) {
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(row_size, 1));
+  if (n_rows < 2 * grain) {
+    fn(0, n_rows);
+    return;
+  }
+  pool.parallel_for(n_rows, grain, fn);
+}
+
+void add_into(ThreadPool& pool, float* x, const float* y, int64_t n) {
+  elementwise(pool, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) x[i] += y[i];
+  });
 }
 
 }  // namespace
@@ -129,7 +143,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     kernels::matmul(ple_model_proj_, x, T, proj, &pool);
     const float proj_scale = 1.0f / std::sqrt(static_cast<float>(E));
     for (int64_t i = 0; i < T * P; ++i) proj[i] *= proj_scale;
-    rms_norm(proj, ple_proj_norm_.data(), proj, T * hp.n_layer, n_epl, eps);
+    kernels::rms_norm(proj, ple_proj_norm_.data(), proj, T * hp.n_layer, n_epl, eps, &pool);
     const float tok_scale = std::sqrt(static_cast<float>(n_epl));
     const float input_scale = 1.0f / std::sqrt(2.0f);
     for (int64_t t = 0; t < T; ++t) {
@@ -166,15 +180,20 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     const int64_t n_ff = hp.n_ff[il];
 
     // Attention block.
-    rms_norm(x, L.attn_norm.data(), h, n, E, eps);
+    kernels::rms_norm(x, L.attn_norm.data(), h, n, E, eps, &pool);
     float* q = grow(s.q, n * hp.n_head * hd);  // [n][n_head][hd]
     kernels::matmul(L.wq, h, n, q, &pool);
-    rms_norm(q, L.q_norm.data(), q, n * hp.n_head, hd, eps);
+    kernels::rms_norm(q, L.q_norm.data(), q, n * hp.n_head, hd, eps, &pool);
     const float* freq_factors = hp.is_swa[il] ? nullptr : rope_freqs_.data();
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t hh = 0; hh < hp.n_head; ++hh)
-        rope_neox(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), pos0 + rows[r], hp.rope_base(il),
-                  freq_factors);
+    by_rows(pool, n, hp.n_head * hd, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> cs;
+      cs.resize(static_cast<size_t>(hp.n_rot(il)));
+      for (int64_t r = b; r < e; ++r) {
+        rope_angles(hp.n_rot(il), pos0 + rows[r], hp.rope_base(il), freq_factors, cs.data());
+        for (int64_t hh = 0; hh < hp.n_head; ++hh)
+          rope_apply(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), cs.data());
+      }
+    });
 
     if (il < hp.n_layer_kv) {  // here n == T and rows[r] == r
       const int64_t nkv = hp.n_head_kv * hd;
@@ -186,31 +205,36 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
       } else {
         std::memcpy(v, k, static_cast<size_t>(T * nkv) * sizeof(float));
       }
-      rms_norm(k, L.k_norm.data(), k, T * hp.n_head_kv, hd, eps);
-      rms_norm(v, nullptr, v, T * hp.n_head_kv, hd, eps);
+      kernels::rms_norm(k, L.k_norm.data(), k, T * hp.n_head_kv, hd, eps, &pool);
+      kernels::rms_norm(v, nullptr, v, T * hp.n_head_kv, hd, eps, &pool);
       KvCache::Layer& kv = c.layers_[il];
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t slot = (pos0 + t) % kv.capacity;
-        for (int64_t g = 0; g < hp.n_head_kv; ++g) {
-          float* kt = k + (t * hp.n_head_kv + g) * hd;
-          const float* vt = v + (t * hp.n_head_kv + g) * hd;
-          rope_neox(kt, hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors);
-          fp16_t* kd = kv.k.data() + (g * kv.capacity + slot) * hd;
-          fp16_t* vd = kv.v.data() + (g * kv.capacity + slot) * hd;
-          for (int64_t i = 0; i < hd; ++i) {
-            kd[i] = f32_to_fp16(kt[i]);
-            vd[i] = f32_to_fp16(vt[i]);
+      by_rows(pool, T, nkv, [&](int64_t b, int64_t e) {
+        thread_local std::vector<float> cs;
+        cs.resize(static_cast<size_t>(hp.n_rot(il)));
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t slot = (pos0 + t) % kv.capacity;
+          rope_angles(hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors, cs.data());
+          for (int64_t g = 0; g < hp.n_head_kv; ++g) {
+            float* kt = k + (t * hp.n_head_kv + g) * hd;
+            const float* vt = v + (t * hp.n_head_kv + g) * hd;
+            rope_apply(kt, hp.n_rot(il), cs.data());
+            fp16_t* kd = kv.k.data() + (g * kv.capacity + slot) * hd;
+            fp16_t* vd = kv.v.data() + (g * kv.capacity + slot) * hd;
+            for (int64_t i = 0; i < hd; ++i) {
+              kd[i] = f32_to_fp16(kt[i]);
+              vd[i] = f32_to_fp16(vt[i]);
+            }
           }
         }
-      }
+      });
     }
     attention(c, il, pos0, n, pool);
     kernels::matmul(L.wo, s.attn.data(), n, o, &pool);
-    rms_norm(o, L.post_attn_norm.data(), o, n, E, eps);
-    add_into(x, o, n * E);
+    kernels::rms_norm(o, L.post_attn_norm.data(), o, n, E, eps, &pool);
+    add_into(pool, x, o, n * E);
 
     // Feed-forward block.
-    rms_norm(x, L.ffn_norm.data(), h, n, E, eps);
+    kernels::rms_norm(x, L.ffn_norm.data(), h, n, E, eps, &pool);
     float* gate = grow(s.gate, n * n_ff);  // [n][n_ff]
     float* up = grow(s.up, n * n_ff);      // [n][n_ff]
     kernels::matmul(L.ffn_gate, h, n, gate, &pool);
@@ -218,8 +242,8 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     elementwise(pool, n * n_ff,
                 [&](int64_t b, int64_t e) { kernels::gelu_mul(gate + b, up + b, gate + b, e - b); });
     kernels::matmul(L.ffn_down, gate, n, o, &pool);
-    rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps);
-    add_into(x, o, n * E);
+    kernels::rms_norm(o, L.post_ffn_norm.data(), o, n, E, eps, &pool);
+    add_into(pool, x, o, n * E);
 
     // Per-layer embedding.
     if (n_epl > 0) {
@@ -228,16 +252,18 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
       for (int64_t r = 0; r < n; ++r)
         kernels::gelu_mul(pg + r * n_epl, ple + r * P + il * n_epl, pg + r * n_epl, n_epl);
       kernels::matmul(L.ple_proj, pg, n, o, &pool);
-      rms_norm(o, L.ple_post_norm.data(), o, n, E, eps);
-      add_into(x, o, n * E);
+      kernels::rms_norm(o, L.ple_post_norm.data(), o, n, E, eps, &pool);
+      add_into(pool, x, o, n * E);
     }
-    for (int64_t i = 0; i < n * E; ++i) x[i] *= L.out_scale;
+    elementwise(pool, n * E, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) x[i] *= L.out_scale;
+    });
     if (trace) trace("text.l_out-" + std::to_string(il), pos0, T, E, x);
   }
 
   // Final norm and LM head, only for the rows that want logits.
   if (trace) {
-    rms_norm(x, output_norm_.data(), h, T, E, eps);
+    kernels::rms_norm(x, output_norm_.data(), h, T, E, eps, &pool);
     trace("text.h_nextn", pos0, T, E, h);
   }
   float* out = grow(s.out, n * E);  // [n_out][E]
@@ -248,7 +274,7 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     ++n_out;
   }
   if (n_out > 0) {
-    rms_norm(out, output_norm_.data(), out, n_out, E, eps);
+    kernels::rms_norm(out, output_norm_.data(), out, n_out, E, eps, &pool);
     kernels::matmul(output_, out, n_out, logits, &pool);
     if (hp.final_softcap > 0.0f) {
       elementwise(pool, n_out * hp.n_vocab,
