@@ -1,7 +1,7 @@
-// AVX-512 silu, GLU gate, GELU gate, soft-cap and RMS-norm. silu and GLU: exp over 16 lanes by range reduction
-// (exp_poly.h), 2^k applied with vscalefps; beyond the +-87 clamp silu and the gate are 0 or the identity to
-// float precision anyway. GELU looks its F16 table up with a gather, so it gives the scalar twin's bits; tanh
-// (soft-cap) is built on the same exp.
+// AVX-512 silu, GLU gate, GELU gate, soft-cap and RMS-norm. silu and GLU: exp over 16 lanes by range
+// reduction (exp_poly.h), 2^k applied with vscalefps; beyond the +-87 clamp silu and the gate are 0 or the
+// identity to float precision anyway. GELU looks its F16 table up with a gather, so it gives the scalar
+// twin's bits; tanh (soft-cap) is built on the same exp.
 #include <immintrin.h>
 
 #include <cmath>
