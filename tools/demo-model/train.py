@@ -37,6 +37,12 @@ CLAMP = 1e4  # ClippableLinear bounds (wide: the trained weights never need them
 CTC_CHARS = " abcdefghijklmnopqrstuvwxyz0123456789'"  # id 0 is the CTC blank
 CTC_WEIGHT = 0.5  # weight of the CTC loss kept on during joint training
 RESIDUAL_INIT = 0.1  # conformer residual branches start this small, so each block begins near identity
+# Regularisation against the fifth attempt's overfitting (README): SpecAugment-style masks on the training
+# mels (short time masks, so a masked span never hides a whole word) and noise on the answer tokens the
+# decoder reads (targets unchanged), so the next word has to come from the audio rather than the prefix.
+FREQ_MASKS, FREQ_MASK_MAX = 2, 15  # mel bins of 128
+TIME_MASKS, TIME_MASK_MAX = 2, 8  # 10 ms frames
+TOKEN_NOISE = 0.1  # fraction of answer input tokens replaced by a random vocabulary token
 
 
 OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
@@ -52,9 +58,13 @@ def use_openblas():
         os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
-def read_wav(path):
+def read_pcm16(path):
     with wave.open(path, "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def read_wav(path):
+    return read_pcm16(path).astype(np.float32) / 32768.0
 
 
 def init_models(n_vocab, seed, near_identity=False):
@@ -144,6 +154,27 @@ def augment(pcm, r):
     return np.clip(pcm, -1.0, 1.0).astype(np.float32)
 
 
+def spec_augment(mel, r):
+    """Frequency and time masks on one log-mel [n_mel, T], filled with its mean."""
+    mel = mel.copy()
+    fill = float(mel.mean())
+    for n_masks, width_max, axis in ((FREQ_MASKS, FREQ_MASK_MAX, 0), (TIME_MASKS, TIME_MASK_MAX, 1)):
+        for _ in range(n_masks):
+            width = int(r.integers(0, width_max + 1))
+            start = int(r.integers(0, max(1, mel.shape[axis] - width)))
+            if axis == 0:
+                mel[start:start + width] = fill
+            else:
+                mel[:, start:start + width] = fill
+    return mel
+
+
+def noisy_answer(ans, r, n_vocab, first_plain):
+    """The answer tokens the decoder reads, with TOKEN_NOISE of them swapped for random text tokens
+    (ids from first_plain on: characters and merges, no special, control or byte tokens)."""
+    return [int(r.integers(first_plain, n_vocab)) if r.random() < TOKEN_NOISE else t for t in ans]
+
+
 def prompt_variant(tok, r, contexts):
     """hark's prompt as a request or a long-audio window may shape it: mostly the default (no language),
     some with `language` English, some with earlier text as context (another training sentence)."""
@@ -169,6 +200,8 @@ def make_batch(items, tok, r=None, contexts=None):
     With r (training): augmentation and prompt variants drawn from it; contexts: texts to quote as context."""
     end = tok.id[END_OF_ANSWER]
     mels = [g4.log_mel(augment(p, r) if r is not None else p)[0] for p, _ in items]
+    if r is not None:
+        mels = [spec_augment(m, r) for m in mels]
     T = max(m.shape[1] for m in mels)
     mel = torch.zeros(len(items), mels[0].shape[0], T)
     seqs, tgts = [], []
@@ -177,6 +210,8 @@ def make_batch(items, tok, r=None, contexts=None):
         ans = tok.encode_text(text) + [end]
         head, tail = prompt_variant(tok, r, contexts) if r is not None else tok.prompt()
         seq = head + [-1] * g4.n_audio_tokens(m.shape[1]) + tail + ans
+        if r is not None:
+            seq = seq[:len(seq) - len(ans)] + noisy_answer(ans, r, len(tok.tokens), tok.id["<0xFF>"] + 1)
         seqs.append(seq[:-1])
         tgts.append([-100] * (len(seq) - 1 - len(ans)) + ans)
     S = max(len(s) for s in seqs)
@@ -312,9 +347,9 @@ def main():
         picks = pick_batch(r, by_length, args.batch, args.length_group)
         items = []
         for i in picks:
-            if i not in wavs:
-                wavs[i] = read_wav(os.path.join(args.data, rows[i][0]))
-            items.append((wavs[i], rows[i][1]))
+            if i not in wavs:  # int16: 36 000 clips as float32 would take ~8.5 GB
+                wavs[i] = read_pcm16(os.path.join(args.data, rows[i][0]))
+            items.append((wavs[i].astype(np.float32) / 32768.0, rows[i][1]))
         mel, tokens, targets, valid = make_batch(items, tok, r, texts)
         n_a = (tokens < 0).sum(1)
         if step < args.ctc_steps:  # stage 1: the encoder alone learns to spell what it hears
