@@ -37,9 +37,9 @@ CLAMP = 1e4  # ClippableLinear bounds (wide: the trained weights never need them
 CTC_CHARS = " abcdefghijklmnopqrstuvwxyz0123456789'"  # id 0 is the CTC blank
 CTC_WEIGHT = 0.5  # weight of the CTC loss kept on during joint training
 RESIDUAL_INIT = 0.1  # conformer residual branches start this small, so each block begins near identity
-# Regularisation against the fifth attempt's overfitting (README): SpecAugment-style masks on the training
-# mels (short time masks, so a masked span never hides a whole word) and noise on the answer tokens the
-# decoder reads (targets unchanged), so the next word has to come from the audio rather than the prefix.
+# --regularise (the sixth attempt, README; worse at this budget, so off by default): SpecAugment-style masks
+# on the training mels (short time masks, so a masked span never hides a whole word) and noise on the answer
+# tokens the decoder reads (targets unchanged), so the next word has to come from the audio.
 FREQ_MASKS, FREQ_MASK_MAX = 2, 15  # mel bins of 128
 TIME_MASKS, TIME_MASK_MAX = 2, 8  # 10 ms frames
 TOKEN_NOISE = 0.1  # fraction of answer input tokens replaced by a random vocabulary token
@@ -195,12 +195,13 @@ def pick_batch(r, by_length, batch, group):
     return by_length[start + r.choice(group, size=batch, replace=False)]
 
 
-def make_batch(items, tok, r=None, contexts=None):
+def make_batch(items, tok, r=None, contexts=None, regularise=False):
     """items: [(pcm, text)] -> (mel [B, 128, T], tokens [B, S], targets [B, S], valid [B, S]).
-    With r (training): augmentation and prompt variants drawn from it; contexts: texts to quote as context."""
+    With r (training): augmentation and prompt variants drawn from it; contexts: texts to quote as context;
+    regularise: also SpecAugment masks and answer-token noise."""
     end = tok.id[END_OF_ANSWER]
     mels = [g4.log_mel(augment(p, r) if r is not None else p)[0] for p, _ in items]
-    if r is not None:
+    if r is not None and regularise:
         mels = [spec_augment(m, r) for m in mels]
     T = max(m.shape[1] for m in mels)
     mel = torch.zeros(len(items), mels[0].shape[0], T)
@@ -210,7 +211,7 @@ def make_batch(items, tok, r=None, contexts=None):
         ans = tok.encode_text(text) + [end]
         head, tail = prompt_variant(tok, r, contexts) if r is not None else tok.prompt()
         seq = head + [-1] * g4.n_audio_tokens(m.shape[1]) + tail + ans
-        if r is not None:
+        if r is not None and regularise:
             seq = seq[:len(seq) - len(ans)] + noisy_answer(ans, r, len(tok.tokens), tok.id["<0xFF>"] + 1)
         seqs.append(seq[:-1])
         tgts.append([-100] * (len(seq) - 1 - len(ans)) + ans)
@@ -298,6 +299,8 @@ def main():
     ap.add_argument("--n-merges", type=int, default=2000)
     ap.add_argument("--length-group", type=int, default=0,
                     help="draw each batch from this many clips of neighbouring length (0 = from all clips)")
+    ap.add_argument("--regularise", action="store_true",
+                    help="SpecAugment masks and answer-token noise (the sixth attempt; worse at this budget)")
     args = ap.parse_args()
     use_openblas()
     torch.set_num_threads(args.threads)
@@ -350,7 +353,7 @@ def main():
             if i not in wavs:  # int16: 36 000 clips as float32 would take ~8.5 GB
                 wavs[i] = read_pcm16(os.path.join(args.data, rows[i][0]))
             items.append((wavs[i].astype(np.float32) / 32768.0, rows[i][1]))
-        mel, tokens, targets, valid = make_batch(items, tok, r, texts)
+        mel, tokens, targets, valid = make_batch(items, tok, r, texts, regularise=args.regularise)
         n_a = (tokens < 0).sum(1)
         if step < args.ctc_steps:  # stage 1: the encoder alone learns to spell what it hears
             lr = 1e-3 * min(1.0, (step + 1) / 100)
