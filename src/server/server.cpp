@@ -372,7 +372,7 @@ void Server::Impl::setup() {
   // Chat carries audio as base64 (4/3 of the bytes) in JSON; forms are bounded again per route.
   http.set_payload_max_length(opt.max_upload_bytes / 3 * 4 + 4 + kFormOverheadBytes);
 
-  http.set_pre_routing_handler([this](const Request& req, Response& res) {
+  http.set_pre_routing_handler([](const Request& req, Response& res) {
     t_request_start = Clock::now();
     // See kFormContentType. The Request object is not const (the library owns it mutably); only the
     // handler signature is, so this edit is well-defined.

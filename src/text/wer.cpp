@@ -107,8 +107,8 @@ constexpr std::array<std::u32string_view, 20> kUnits = {
     U"zero",     U"one",     U"two",     U"three",     U"four",     U"five",    U"six",
     U"seven",    U"eight",   U"nine",    U"ten",       U"eleven",   U"twelve",  U"thirteen",
     U"fourteen", U"fifteen", U"sixteen", U"seventeen", U"eighteen", U"nineteen"};
-constexpr std::array<std::u32string_view, 8> kTens = {U"twenty", U"thirty",  U"forty",  U"fifty",
-                                                      U"sixty",  U"seventy", U"eighty", U"ninety"};
+constexpr std::array<std::u32string_view, 8> kTensWords = {U"twenty", U"thirty",  U"forty",  U"fifty",
+                                                           U"sixty",  U"seventy", U"eighty", U"ninety"};
 
 // Number word kinds: value 0-9 (unit), 10-19 (teen), 20-90 (tens), hundred, or a scale (thousand...).
 struct NumberWord {
@@ -119,8 +119,8 @@ struct NumberWord {
 NumberWord classify(const std::u32string& w) {
   for (size_t k = 0; k < kUnits.size(); ++k)
     if (w == kUnits[k]) return {k < 10 ? NumberWord::kUnit : NumberWord::kTeen, static_cast<int64_t>(k)};
-  for (size_t k = 0; k < kTens.size(); ++k)
-    if (w == kTens[k]) return {NumberWord::kTens, static_cast<int64_t>(20 + 10 * k)};
+  for (size_t k = 0; k < kTensWords.size(); ++k)
+    if (w == kTensWords[k]) return {NumberWord::kTens, static_cast<int64_t>(20 + 10 * k)};
   if (w == U"hundred") return {NumberWord::kHundred, 100};
   if (w == U"thousand") return {NumberWord::kScale, 1000};
   if (w == U"million") return {NumberWord::kScale, 1000000};
