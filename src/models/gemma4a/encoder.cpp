@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "models/gemma4a/ops.h"
 #include "models/gemma4a/weights.h"
 
@@ -39,11 +40,11 @@ void half_ffn(const Hparams& hp, const std::vector<float>& norm, const Linear& u
               const std::vector<float>& post_norm, int64_t n, std::vector<float>& x, Scratch& s,
               ThreadPool& pool) {
   const int64_t E = hp.n_embd;
-  ops::rms_norm(x.data(), s.h.data(), n, E, norm.data(), hp.eps, pool);
+  kernels::rms_norm(x.data(), norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::linear(up, s.h.data(), n, s.ff.data(), pool);
   ops::silu(s.ff.data(), n * hp.n_ff, pool);
   ops::linear(down, s.ff.data(), n, s.o.data(), pool);
-  ops::rms_norm(s.o.data(), s.o.data(), n, E, post_norm.data(), hp.eps, pool);
+  kernels::rms_norm(s.o.data(), post_norm.data(), s.o.data(), n, E, hp.eps, &pool);
   ops::add_scaled(x.data(), s.o.data(), n * E, kFfnResidualWeight, pool);
 }
 
@@ -52,7 +53,7 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
                std::vector<float>& x, Scratch& s, ThreadPool& pool) {
   const int64_t E = hp.n_embd;
   const int D = hp.d_head;
-  ops::rms_norm(x.data(), s.h.data(), n, E, L.attn_pre_norm.data(), hp.eps, pool);
+  kernels::rms_norm(x.data(), L.attn_pre_norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::linear(L.attn_q, s.h.data(), n, s.q.data(), pool);
   ops::linear(L.attn_k, s.h.data(), n, s.k.data(), pool);
   ops::linear(L.attn_v, s.h.data(), n, s.v.data(), pool);
@@ -73,7 +74,7 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
   ops::local_attention(s.q.data(), s.k.data(), s.v.data(), s.rel.data(), n, hp.n_head, D, kAttnWindow,
                        kSoftcap, s.h.data(), pool);
   ops::linear(L.attn_out, s.h.data(), n, s.o.data(), pool);
-  ops::rms_norm(s.o.data(), s.o.data(), n, E, L.attn_post_norm.data(), hp.eps, pool);
+  kernels::rms_norm(s.o.data(), L.attn_post_norm.data(), s.o.data(), n, E, hp.eps, &pool);
   ops::add_scaled(x.data(), s.o.data(), n * E, 1.0f, pool);
 }
 
@@ -81,13 +82,13 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
 void light_conv(const Hparams& hp, const Block& L, int64_t n, std::vector<float>& x, Scratch& s,
                 ThreadPool& pool) {
   const int64_t E = hp.n_embd;
-  ops::rms_norm(x.data(), s.h.data(), n, E, L.conv_pre_norm.data(), hp.eps, pool);
+  kernels::rms_norm(x.data(), L.conv_pre_norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::linear(L.conv_pw1, s.h.data(), n, s.ff.data(), pool);  // [n][2E]
   ops::glu(s.ff.data(), s.o.data(), n, E, pool);              // [n][E]
   ops::depthwise_causal_conv(s.o.data(), s.h.data(), n, E, L.conv_dw.data(), hp.conv_kernel, pool);
   if (!L.conv_dw_bias.empty())
     for (int64_t i = 0; i < n * E; ++i) s.h[i] += L.conv_dw_bias[i % E];
-  ops::rms_norm(s.h.data(), s.h.data(), n, E, L.conv_dw_norm.data(), hp.eps, pool);
+  kernels::rms_norm(s.h.data(), L.conv_dw_norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::silu(s.h.data(), n * E, pool);
   ops::linear(L.conv_pw2, s.h.data(), n, s.o.data(), pool);
   ops::add_scaled(x.data(), s.o.data(), n * E, 1.0f, pool);
@@ -166,7 +167,7 @@ std::vector<float> AudioEncoder::encode(std::span<const float> mel, int n_frames
     attention(hp, L, pos, n, x, s, pool);
     light_conv(hp, L, n, x, s, pool);
     half_ffn(hp, L.ffn_norm_1, L.ffn_up_1, L.ffn_down_1, L.ffn_post_norm_1, n, x, s, pool);
-    ops::rms_norm(x.data(), x.data(), n, E, L.ln2.data(), hp.eps, pool);
+    kernels::rms_norm(x.data(), L.ln2.data(), x.data(), n, E, hp.eps, &pool);
     record(trace, "audio.block" + std::to_string(il), x, n * E);
   }
 
@@ -174,8 +175,8 @@ std::vector<float> AudioEncoder::encode(std::span<const float> mel, int n_frames
   const int64_t n_pre = w.pre_encode_out.w.n_out;
   std::vector<float> pre(static_cast<size_t>(n * n_pre));  // [n][n_pre]
   ops::linear(w.pre_encode_out, x.data(), n, pre.data(), pool);
-  ops::rms_norm(pre.data(), pre.data(), n, n_pre, w.soft_emb_norm.empty() ? nullptr : w.soft_emb_norm.data(),
-                hp.eps, pool);
+  kernels::rms_norm(pre.data(), w.soft_emb_norm.empty() ? nullptr : w.soft_emb_norm.data(), pre.data(), n,
+                    n_pre, hp.eps, &pool);
   std::vector<float> out(static_cast<size_t>(n) * hp.n_embd_out);  // [n][n_embd_out]
   ops::linear(w.mm_input_proj, pre.data(), n, out.data(), pool);
   return out;

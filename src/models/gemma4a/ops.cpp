@@ -76,19 +76,6 @@ void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& po
   });
 }
 
-void rms_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
-              ThreadPool& pool) {
-  pool.parallel_for(n_rows, kRowGrain, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* xr = x + r * d;
-      float* yr = y + r * d;
-      const double sum = sum_sq(xr, d, 0.0f);
-      const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(d)) + eps);
-      for (int64_t i = 0; i < d; ++i) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
-    }
-  });
-}
-
 void layer_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
                 ThreadPool& pool) {
   pool.parallel_for(n_rows, kRowGrain, [&](int64_t b, int64_t e) {

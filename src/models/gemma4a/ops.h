@@ -14,9 +14,6 @@ namespace hark::gemma4a::ops {
 // y[n][n_out] = clamp(W * clamp(x[n][n_in])) + bias, through kernels::matmul (any weight type).
 void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& pool);
 
-// y = x / sqrt(mean(x^2) + eps) * w over rows of d; w may be null (no weight). y may alias x.
-void rms_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
-              ThreadPool& pool);
 // y = (x - mean) / sqrt(var + eps) * w over rows of d (LayerNorm without bias). y may alias x.
 void layer_norm(const float* x, float* y, int64_t n_rows, int64_t d, const float* w, float eps,
                 ThreadPool& pool);
