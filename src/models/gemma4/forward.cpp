@@ -62,6 +62,13 @@ void by_rows(ThreadPool& pool, int64_t n_rows, int64_t row_size, F&& fn) {
   pool.parallel_for(n_rows, grain, fn);
 }
 
+// The calling thread's scratch for one position's RoPE angles (rope_angles).
+float* rope_scratch(int64_t n_rot) {
+  thread_local std::vector<float> cs;
+  cs.resize(static_cast<size_t>(n_rot));
+  return cs.data();
+}
+
 void add_into(ThreadPool& pool, float* x, const float* y, int64_t n) {
   elementwise(pool, n, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) x[i] += y[i];
@@ -186,12 +193,11 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
     kernels::rms_norm(q, L.q_norm.data(), q, n * hp.n_head, hd, eps, &pool);
     const float* freq_factors = hp.is_swa[il] ? nullptr : rope_freqs_.data();
     by_rows(pool, n, hp.n_head * hd, [&](int64_t b, int64_t e) {
-      thread_local std::vector<float> cs;
-      cs.resize(static_cast<size_t>(hp.n_rot(il)));
+      float* cs = rope_scratch(hp.n_rot(il));
       for (int64_t r = b; r < e; ++r) {
-        rope_angles(hp.n_rot(il), pos0 + rows[r], hp.rope_base(il), freq_factors, cs.data());
+        rope_angles(hp.n_rot(il), pos0 + rows[r], hp.rope_base(il), freq_factors, cs);
         for (int64_t hh = 0; hh < hp.n_head; ++hh)
-          rope_apply(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), cs.data());
+          rope_apply(q + (r * hp.n_head + hh) * hd, hp.n_rot(il), cs);
       }
     });
 
@@ -209,15 +215,14 @@ void TextModel::forward_ubatch(KvCache& c, std::span<const Input> inputs, float*
       kernels::rms_norm(v, nullptr, v, T * hp.n_head_kv, hd, eps, &pool);
       KvCache::Layer& kv = c.layers_[il];
       by_rows(pool, T, nkv, [&](int64_t b, int64_t e) {
-        thread_local std::vector<float> cs;
-        cs.resize(static_cast<size_t>(hp.n_rot(il)));
+        float* cs = rope_scratch(hp.n_rot(il));
         for (int64_t t = b; t < e; ++t) {
           const int64_t slot = (pos0 + t) % kv.capacity;
-          rope_angles(hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors, cs.data());
+          rope_angles(hp.n_rot(il), pos0 + t, hp.rope_base(il), freq_factors, cs);
           for (int64_t g = 0; g < hp.n_head_kv; ++g) {
             float* kt = k + (t * hp.n_head_kv + g) * hd;
             const float* vt = v + (t * hp.n_head_kv + g) * hd;
-            rope_apply(kt, hp.n_rot(il), cs.data());
+            rope_apply(kt, hp.n_rot(il), cs);
             fp16_t* kd = kv.k.data() + (g * kv.capacity + slot) * hd;
             fp16_t* vd = kv.v.data() + (g * kv.capacity + slot) * hd;
             for (int64_t i = 0; i < hd; ++i) {
