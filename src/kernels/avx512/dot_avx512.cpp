@@ -22,12 +22,8 @@ struct VnniOps {
   }
 };
 
-// GCC 12's _mm512_reduce_add_ps and _mm512_cvtph_ps read an "undefined" register that -Wuninitialized
-// flags; these spell the same operations without it.
-inline float hsum16(__m512 v) {
-  return hsum8(
-      _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1)));
-}
+// GCC 12's _mm512_cvtph_ps reads an "undefined" register that -Wuninitialized flags; this spells the same
+// operation without it (hsum16: x86_reduce.h).
 inline __m512 cvt_f16(__m256i h) {
   return _mm512_maskz_cvtph_ps(0xffff, h);
 }

@@ -15,11 +15,6 @@
 namespace hark::kernels {
 namespace {
 
-inline float hsum16(__m512 v) {
-  return hsum8(
-      _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1)));
-}
-
 // 256 bits zero-extended to 512 (GCC 12's _mm512_zext* start from an undefined register, which -Wall flags).
 inline __m512i zext512(__m256i v) {
   return _mm512_maskz_inserti64x4(0xff, _mm512_setzero_si512(), v, 0);
