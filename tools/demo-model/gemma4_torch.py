@@ -223,9 +223,11 @@ class TextModel(GgufModule):
         proj = rms_norm(proj.view(B, T, c.n_layer, c.n_embd_per_layer), self.w("per_layer_proj_norm.weight"), c.eps)
         return (proj + tok) / math.sqrt(2.0)
 
-    def forward(self, tokens, audio_embd=None, pos=None, valid=None):
+    def forward(self, tokens, audio_embd=None, pos=None, valid=None, out_idx=None):
         """tokens [B, T] (-1 = audio row). Returns logits [B, T, n_vocab] (soft-capped).
-        valid: optional [B, T] bool of real (non-padding) positions; padding keys are masked."""
+        valid: optional [B, T] bool of real (non-padding) positions; padding keys are masked.
+        out_idx: optional [B, A] positions whose logits are wanted (training: the answer); returns
+        [B, A, n_vocab]. The layers that only read shared K/V then run on those positions alone."""
         c = self.cfg
         B, T = tokens.shape
         if pos is None:
@@ -244,8 +246,16 @@ class TextModel(GgufModule):
         rope_ff = self.w("rope_freqs.weight") if self.has("rope_freqs.weight") else None
 
         kv = {}
+        qpos = pos
         for il in range(c.n_layer):
             pre = f"blk.{il}."
+            if out_idx is not None and il == c.n_layer - c.n_shared_kv:
+                # no later layer writes K/V, so no other position's output is needed any more
+                x = x.gather(1, out_idx[:, :, None].expand(-1, -1, x.shape[-1]))
+                ple = ple.gather(1, out_idx[:, :, None, None].expand(-1, -1, *ple.shape[2:]))
+                qpos = pos.gather(1, out_idx)
+                masks = {k: m.gather(1, out_idx[:, :, None].expand(-1, -1, T)) for k, m in masks.items()}
+            Tq = x.shape[1]
             swa = c.swa_pattern[il]
             hd = c.layer_head_dim(il)
             n_rot = (c.n_rot_swa if swa else c.n_rot) or hd
@@ -253,8 +263,8 @@ class TextModel(GgufModule):
             ff = None if swa else rope_ff
 
             h = rms_norm(x, self.w(pre + "attn_norm.weight"), c.eps)
-            q = F.linear(h, self.w(pre + "attn_q.weight")).view(B, T, c.n_head, hd)
-            q = rope_neox(rms_norm(q, self.w(pre + "attn_q_norm.weight"), c.eps), pos, n_rot, base, ff)
+            q = F.linear(h, self.w(pre + "attn_q.weight")).view(B, Tq, c.n_head, hd)
+            q = rope_neox(rms_norm(q, self.w(pre + "attn_q_norm.weight"), c.eps), qpos, n_rot, base, ff)
             src = c.kv_source(il)
             if src == il:
                 k = F.linear(h, self.w(pre + "attn_k.weight")).view(B, T, c.n_head_kv, hd)
@@ -269,7 +279,7 @@ class TextModel(GgufModule):
             qh = q.transpose(1, 2)
             s = qh @ kh.transpose(-1, -2)  # attention scale 1: q/k norms replace 1/sqrt(d)
             s = s.masked_fill(~masks[swa][:, None], float("-inf"))
-            a = (torch.softmax(s, dim=-1) @ vh).transpose(1, 2).reshape(B, T, c.n_head * hd)
+            a = (torch.softmax(s, dim=-1) @ vh).transpose(1, 2).reshape(B, Tq, c.n_head * hd)
             a = F.linear(a, self.w(pre + "attn_output.weight"))
             x = x + rms_norm(a, self.w(pre + "post_attention_norm.weight"), c.eps)
 
@@ -285,6 +295,8 @@ class TextModel(GgufModule):
                 x = x * self.w(pre + "layer_output_scale.weight")
             self._tap(f"l_out-{il}", x)
 
+        if out_idx is not None and c.n_shared_kv == 0:
+            x = x.gather(1, out_idx[:, :, None].expand(-1, -1, x.shape[-1]))
         x = rms_norm(x, self.w("output_norm.weight"), c.eps)
         self._tap("h_nextn", x)
         return self.lm_head(x)

@@ -226,12 +226,27 @@ def make_batch(items, tok, r=None, contexts=None, regularise=False):
     return mel, tokens, targets, valid
 
 
-def forward_logits(text, audio, mel, tokens, valid, return_audio=False):
+def answer_index(targets):
+    """targets [B, S] -> (idx [B, A], targets [B, A]): the positions that carry a target, per item, padded
+    with position 0 and target -100, so the forward pass computes logits only where the loss reads them."""
+    pos = [torch.nonzero(t != -100)[:, 0] for t in targets]
+    A = max(len(p) for p in pos)
+    idx = torch.zeros(len(pos), A, dtype=torch.long)
+    tgt = torch.full((len(pos), A), -100, dtype=torch.long)
+    for b, p in enumerate(pos):
+        idx[b, :len(p)] = p
+        tgt[b, :len(p)] = targets[b, p]
+    return idx, tgt
+
+
+def answer_loss(text, audio, mel, tokens, targets, valid):
+    """(mean cross-entropy over the answer tokens, audio embeddings [B, T', E])."""
     emb = audio(mel)  # [B, T', E]; rows past each item's own length are dropped below
     n_a = (tokens < 0).sum(1)
     rows = torch.cat([emb[b, :int(n_a[b])] for b in range(len(n_a))])
-    logits = text(tokens, rows, valid=valid)
-    return (logits, emb) if return_audio else logits
+    idx, tgt = answer_index(targets)
+    logits = text(tokens, rows, valid=valid, out_idx=idx)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100), emb
 
 
 def ctc_targets(text):
@@ -275,9 +290,7 @@ def report_listening(text, audio, tok, items):
     losses = []
     for pcms in ([p for p, _ in items], [np.zeros_like(p) for p, _ in items]):
         mel, tokens, targets, valid = make_batch([(p, t) for p, (_, t) in zip(pcms, items)], tok)
-        logits = forward_logits(text, audio, mel, tokens, valid)
-        losses.append(float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                            ignore_index=-100)))
+        losses.append(float(answer_loss(text, audio, mel, tokens, targets, valid)[0]))
     print(f"held-out loss: {losses[0]:.4f} with the audio, {losses[1]:.4f} with silence", flush=True)
 
 
@@ -289,12 +302,15 @@ def main():
     ap.add_argument("--ctc-steps", type=int, default=0,
                     help="encoder-only character-CTC steps before joint training (0 = none)")
     ap.add_argument("--minutes", type=float, default=115.0, help="stop (and save) after this wall time")
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=8, help="utterances per step, over all processes")
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
-    # 1 thread: with OpenMP on a shared, loaded 2-core machine, 2 threads ran 7x slower (spin waits)
+    # 1 thread per process: torch's intra-op threads do not speed these small ops up (measured: 2 threads
+    # 1.153 s per joint step against 1.159 s with 1), and on a loaded machine OpenMP spin-waits cost up to 7x
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--procs", type=int, default=1,
+                    help="data-parallel processes (one per core): each takes batch/procs utterances")
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--n-merges", type=int, default=2000)
     ap.add_argument("--length-group", type=int, default=0,
@@ -302,19 +318,54 @@ def main():
     ap.add_argument("--regularise", action="store_true",
                     help="SpecAugment masks and answer-token noise (the sixth attempt; worse at this budget)")
     args = ap.parse_args()
+    if args.batch % args.procs:
+        ap.error("--batch must be a multiple of --procs")
     use_openblas()
-    torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
-    t0 = time.time()
-
     rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "train.tsv"))]
-    texts = [t for _, t in rows]
     tok_path = os.path.join(args.out, "tokenizer.json")
-    tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train(texts, args.n_merges)
+    tok = Tokenizer.load(tok_path) if os.path.exists(tok_path) else Tokenizer.train([t for _, t in rows],
+                                                                                    args.n_merges)
     tok.save(tok_path)
+    if args.procs == 1:
+        train(0, args, rows, tok)
+    else:
+        import torch.multiprocessing as mp
+        rendezvous = os.path.join(args.out, ".rendezvous")  # gloo's file store: must not exist beforehand
+        if os.path.exists(rendezvous):
+            os.remove(rendezvous)
+        mp.spawn(train, args=(args, rows, tok), nprocs=args.procs)
+
+
+def average_gradients(params, procs, loss, stop):
+    """All-reduce every gradient (one flat buffer) to the mean over the processes, so each applies the
+    same update and the replicas stay identical. The loss (for the log) and `stop` (rank 0's time-budget
+    flag) ride along. Returns (mean loss, stop)."""
+    if procs == 1:
+        return float(loss), stop
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor([float(loss), float(stop)])])
+    torch.distributed.all_reduce(flat)
+    flat /= procs
+    at = 0
+    for p, g in zip(params, grads):
+        p.grad = flat[at:at + g.numel()].view_as(g)
+        at += g.numel()
+    return float(flat[-2]), bool(flat[-1] > 0)
+
+
+def train(rank, args, rows, tok):
+    torch.set_num_threads(args.threads)
+    if args.procs > 1:
+        torch.distributed.init_process_group("gloo", init_method="file://" + os.path.join(args.out, ".rendezvous"),
+                                             rank=rank, world_size=args.procs)
+    lead = rank == 0
+    t0 = time.time()
+    texts = [t for _, t in rows]
     text, audio = init_models(len(tok.tokens), args.seed, near_identity=args.ctc_steps > 0)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump({"text": TEXT_DIMS, "audio": AUDIO_DIMS, "n_vocab": len(tok.tokens)}, f)
+    if lead:
+        with open(os.path.join(args.out, "config.json"), "w") as f:
+            json.dump({"text": TEXT_DIMS, "audio": AUDIO_DIMS, "n_vocab": len(tok.tokens)}, f)
     torch.manual_seed(args.seed + 1)
     ctc_head = torch.nn.Linear(TEXT_DIMS["n_embd"], len(CTC_CHARS) + 1)
     enc_params = [p for m in (audio, ctc_head) for p in m.parameters() if p.requires_grad]
@@ -331,14 +382,18 @@ def main():
         enc_opt.load_state_dict(st["enc_opt"])
         opt.load_state_dict(st["opt"])
         step = st["step"]
-        print(f"resumed at step {step}")
+        if lead:
+            print(f"resumed at step {step}")
     n_params = sum(p.numel() for m in (text, audio) for p in m.parameters())
-    print(f"vocab {len(tok.tokens)}, params {n_params / 1e6:.2f} M, {len(rows)} train utterances", flush=True)
+    if lead:
+        print(f"vocab {len(tok.tokens)}, params {n_params / 1e6:.2f} M, {len(rows)} train utterances, "
+              f"{args.procs} process(es)", flush=True)
 
     def save():
-        torch.save({"text": text.state_dict(), "audio": audio.state_dict(), "ctc_head": ctc_head.state_dict(),
-                    "enc_opt": enc_opt.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt + ".tmp")
-        os.replace(ckpt + ".tmp", ckpt)
+        if lead:
+            torch.save({"text": text.state_dict(), "audio": audio.state_dict(), "ctc_head": ctc_head.state_dict(),
+                        "enc_opt": enc_opt.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
 
     by_length = np.argsort([os.path.getsize(os.path.join(args.data, p)) for p, _ in rows], kind="stable")
     test = [line.rstrip("\n").split("\t") for line in open(os.path.join(args.data, "test.tsv"))]
@@ -347,7 +402,9 @@ def main():
     total = args.ctc_steps + args.steps  # `step` counts both stages, so a resumed run continues either one
     while step < total:
         r = np.random.default_rng([args.seed, step])
-        picks = pick_batch(r, by_length, args.batch, args.length_group)
+        picks = pick_batch(r, by_length, args.batch, args.length_group)[rank::args.procs]
+        if args.procs > 1:  # each process augments its share from its own stream
+            r = np.random.default_rng([args.seed, step, rank])
         items = []
         for i in picks:
             if i not in wavs:  # int16: 36 000 clips as float32 would take ~8.5 GB
@@ -355,6 +412,7 @@ def main():
             items.append((wavs[i].astype(np.float32) / 32768.0, rows[i][1]))
         mel, tokens, targets, valid = make_batch(items, tok, r, texts, regularise=args.regularise)
         n_a = (tokens < 0).sum(1)
+        over = lead and time.time() - t0 > args.minutes * 60
         if step < args.ctc_steps:  # stage 1: the encoder alone learns to spell what it hears
             lr = 1e-3 * min(1.0, (step + 1) / 100)
             for gr in enc_opt.param_groups:
@@ -362,6 +420,7 @@ def main():
             loss = ctc_loss(ctc_head, audio(mel), n_a, [t for _, t in items])
             enc_opt.zero_grad()
             loss.backward()
+            loss, over = average_gradients(enc_params, args.procs, loss, over)
             torch.nn.utils.clip_grad_norm_(enc_params, 1.0)
             enc_opt.step()
         else:  # stage 2: everything, on the transcript, the CTC loss kept on while there was a stage 1
@@ -369,32 +428,42 @@ def main():
             lr = args.lr * min(1.0, (j + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * j / args.steps))
             for gr in opt.param_groups:
                 gr["lr"] = lr
-            logits, emb = forward_logits(text, audio, mel, tokens, valid, return_audio=True)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+            loss, emb = answer_loss(text, audio, mel, tokens, targets, valid)
             if args.ctc_steps > 0:
                 loss = loss + CTC_WEIGHT * ctc_loss(ctc_head, emb, n_a, [t for _, t in items])
             opt.zero_grad()
             loss.backward()
+            loss, over = average_gradients(params, args.procs, loss, over)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
         step += 1
         if step == args.ctc_steps + 1:
             ema = None  # a new loss
-        ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
-        if step % 10 == 0 or step == 1:
+        ema = loss if ema is None else 0.98 * ema + 0.02 * loss
+        if lead and (step % 10 == 0 or step == 1):
             stage = "ctc" if step <= args.ctc_steps else "joint"
-            print(f"step {step} {stage} loss {float(loss):.3f} ema {ema:.3f} lr {lr:.2e} "
+            print(f"step {step} {stage} loss {loss:.3f} ema {ema:.3f} lr {lr:.2e} "
                   f"{(time.time() - t0) / 60:.1f} min", flush=True)
-        if step <= args.ctc_steps and step % 250 == 0:
+        if lead and step <= args.ctc_steps and step % 250 == 0:
             for path, ref in test[:2]:
                 print(f"  CTC REF {ref} | HYP {ctc_greedy(ctc_head, audio, read_wav(os.path.join(args.data, path)))}",
                       flush=True)
         if step % args.save_every == 0:
             save()
-        if time.time() - t0 > args.minutes * 60:
-            print(f"time budget reached at step {step}")
+        if over:
+            if lead:
+                print(f"time budget reached at step {step}")
             break
     save()
+    if args.procs > 1:
+        check = torch.stack([sum(p.detach().double().sum() for p in params)] * 2)
+        check[1] = -check[1]
+        torch.distributed.all_reduce(check, op=torch.distributed.ReduceOp.MAX)
+        if lead:  # max of x and max of -x: equal only if every replica holds the same weights
+            print(f"replicas identical: {bool(check[0] == -check[1])}", flush=True)
+        torch.distributed.destroy_process_group()
+    if not lead:
+        return
     text.eval()
     audio.eval()
     report_listening(text, audio, tok, [(read_wav(os.path.join(args.data, p)), t) for p, t in test[:24]])
