@@ -9,9 +9,11 @@ end; a run resumes from it). Deterministic for a given --seed and thread count.
 """
 
 import argparse
+import ctypes
 import json
 import math
 import os
+import signal
 import sys
 import time
 import wave
@@ -357,6 +359,8 @@ def average_gradients(params, procs, loss, stop):
 def train(rank, args, rows, tok):
     torch.set_num_threads(args.threads)
     if args.procs > 1:
+        # a spawned process outlives a killed train.py unless told otherwise: PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
         torch.distributed.init_process_group("gloo", init_method="file://" + os.path.join(args.out, ".rendezvous"),
                                              rank=rank, world_size=args.procs)
     lead = rank == 0
