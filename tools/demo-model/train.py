@@ -5,7 +5,7 @@ feature kept) on synthetic speech, with exactly the transcription prompts hark s
   train.py --data DATA --out RUN [--steps N] [--minutes M]
 
 Writes RUN/tokenizer.json, RUN/config.json and RUN/checkpoint.pt (every --save-every steps and at the
-end; a run resumes from it). Deterministic for a given --seed and thread count.
+end; a run resumes from it). Deterministic for a given --seed, thread count and --procs.
 """
 
 import argparse
@@ -337,6 +337,7 @@ def main():
         if os.path.exists(rendezvous):
             os.remove(rendezvous)
         mp.spawn(train, args=(args, rows, tok), nprocs=args.procs)
+        os.remove(rendezvous)
 
 
 def average_gradients(params, procs, loss, stop):
