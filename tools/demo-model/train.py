@@ -333,11 +333,15 @@ def main():
         train(0, args, rows, tok)
     else:
         import torch.multiprocessing as mp
-        rendezvous = os.path.join(args.out, ".rendezvous")  # gloo's file store: must not exist beforehand
+        rendezvous = rendezvous_path(args)  # gloo's file store: must not exist beforehand
         if os.path.exists(rendezvous):
             os.remove(rendezvous)
         mp.spawn(train, args=(args, rows, tok), nprocs=args.procs)
         os.remove(rendezvous)
+
+
+def rendezvous_path(args):
+    return os.path.join(args.out, ".rendezvous")
 
 
 def average_gradients(params, procs, loss, stop):
@@ -362,8 +366,8 @@ def train(rank, args, rows, tok):
     if args.procs > 1:
         # a spawned process outlives a killed train.py unless told otherwise: PR_SET_PDEATHSIG
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
-        torch.distributed.init_process_group("gloo", init_method="file://" + os.path.join(args.out, ".rendezvous"),
-                                             rank=rank, world_size=args.procs)
+        torch.distributed.init_process_group("gloo", init_method="file://" + rendezvous_path(args), rank=rank,
+                                             world_size=args.procs)
     lead = rank == 0
     t0 = time.time()
     texts = [t for _, t in rows]
