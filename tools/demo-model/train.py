@@ -336,8 +336,7 @@ def main():
         rendezvous = rendezvous_path(args)  # gloo's file store: must not exist beforehand
         if os.path.exists(rendezvous):
             os.remove(rendezvous)
-        mp.spawn(train, args=(args, rows, tok), nprocs=args.procs)
-        os.remove(rendezvous)
+        mp.spawn(train, args=(args, rows, tok), nprocs=args.procs)  # gloo deletes the file when all are done
 
 
 def rendezvous_path(args):
