@@ -76,6 +76,10 @@ struct GemmF16Kernels {
   // order; `add` adds that sum to c, else c is overwritten. Other elements of c are not touched.
   void (*tile)(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
                bool add) = nullptr;
+  // tile() with b in f16 ([kc][nr], a packed weight's panel), converted to f32 as it is read: the same
+  // products and sums, so the same results. Optional (pack_f16 leaves weights unpacked without it).
+  void (*tile_h)(const float* a, const fp16_t* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
+                 bool add) = nullptr;
 };
 
 // A whole F16 GEMM, same contract as gemm_f16 (n_tok >= 32), for ISAs whose tiles need their own driver.
@@ -131,6 +135,11 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
 // gemm_f16 with a given table; small n_tok or a table without GEMM kernels go to matmul_with.
 void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
                    ThreadPool* pool);
+// pack_f16 / gemm_f16_packed with a given table (pack_f16_with returns an empty weight for a table without
+// tile_h or with a whole-GEMM kernel).
+PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const F16RowReader& read);
+void gemm_f16_packed_with(const KernelTable& k, const PackedF16& w, const float* x, int64_t n_tok, float* y,
+                          ThreadPool* pool);
 // The scalar twin of gemm_f16: the same product, element by element, summed in double.
 void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y);
 

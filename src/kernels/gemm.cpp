@@ -5,12 +5,17 @@
 //     panels of [kc][mr], shared read-only by all threads; one k block of all tokens (750 x 384 floats,
 //     1.1 MiB) stays in a core's L2 while that core walks its weight strips;
 //   - B (one strip of nr weight rows, converted to f32 and transposed to [kc][nr]): packed by the thread
-//     that uses it, 48 KiB, stays in L1/L2 while every token strip of the task runs against it.
+//     that uses it, 48 KiB, stays in L1/L2 while every token strip of the task runs against it. A weight
+//     packed at load (pack_f16) already holds every strip in that order, in f16: gemm_f16_packed reads
+//     its panels in place (24 KiB each) and the tile converts them as it loads them. Packing B per call
+//     gathers 32 rows from memory and took 5-10 % of the GEMM (matmul_bench, docs/kernels.md).
 // Work is split over the pool by output column groups (and by token ranges when there are too few
 // groups), so every thread packs only the weights it multiplies and outputs are written by one thread.
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -78,22 +83,14 @@ void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) 
   }
 }
 
-void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
-                   ThreadPool* pool) {
-  if (w.type != GgmlType::F16)
-    throw Error(Errc::kInvalidArgument,
-                "gemm_f16: weight type " + std::string(ggml_type_name(w.type)) + " is not F16");
-  const GemmF16Kernels& g = k.gemm_f16;
-  if ((g.tile == nullptr && k.gemm_f16_full == nullptr) || n_tok < kMinTokens || w.n_in <= 0 ||
-      w.n_out <= 0) {
-    matmul_with(k, w, x, n_tok, y, pool);  // also validates the shapes
-    return;
-  }
-  if (k.gemm_f16_full != nullptr) {
-    k.gemm_f16_full(w, x, n_tok, y, pool);
-    return;
-  }
-  const int64_t K = w.n_in, N = w.n_out, M = n_tok;
+namespace {
+
+// The blocked GEMM over already validated shapes: packs A (shared by all threads), splits the work and runs
+// the tiles. b_panel(p, kc, j, cols) returns strip j's panel for k block p ([kc][nr], f32 for tile or f16
+// for tile_h), packing it first where the weight is not packed.
+template <class BPanel, class Tile>
+void blocked_gemm(const GemmF16Kernels& g, int64_t K, int64_t N, const float* x, int64_t M, float* y,
+                  ThreadPool* pool, const BPanel& b_panel, Tile tile) {
   const int mr = g.mr, nr = g.nr;
   const int64_t m_strips = (M + mr - 1) / mr;
   const int64_t n_strips = (N + nr - 1) / nr;
@@ -112,27 +109,124 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
     }
   };
 
-  const fp16_t* wd = static_cast<const fp16_t*>(w.data);
   const GemmSplit split = gemm_split(pool != nullptr ? pool->size() : 1, n_strips, kGroupStrips, m_strips);
   auto run_tasks = [&](int64_t b, int64_t e) {
-    thread_local std::vector<uint8_t> b_store;
-    float* bp = static_cast<float*>(gemm_scratch(b_store, sizeof(float) * kKc * nr));
     for (int64_t task = b; task < e; ++task) {
       const GemmSplit::Task t = split.task(task);
       for (int64_t p = 0; p < k_blocks; ++p) {
         const int64_t kc = kc_of(p);
         for (int64_t j = t.j0; j < t.j1; ++j) {
           const int cols = static_cast<int>(std::min<int64_t>(nr, N - j * nr));
-          g.pack_b(wd + j * nr * K + p * kKc, K, cols, kc, bp);
+          const auto* bp = b_panel(p, kc, j, cols);
           for (int64_t s = t.s0; s < t.s1; ++s) {
             const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
-            g.tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0);
+            tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0);
           }
         }
       }
     }
   };
   gemm_run(pool, k_blocks * m_strips, 8, pack_a, split, run_tasks);
+}
+
+bool has_packed_gemm(const KernelTable& k) {
+  return k.gemm_f16.tile_h != nullptr && k.gemm_f16_full == nullptr;
+}
+
+}  // namespace
+
+void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
+                   ThreadPool* pool) {
+  if (w.type != GgmlType::F16)
+    throw Error(Errc::kInvalidArgument,
+                "gemm_f16: weight type " + std::string(ggml_type_name(w.type)) + " is not F16");
+  const GemmF16Kernels& g = k.gemm_f16;
+  if ((g.tile == nullptr && k.gemm_f16_full == nullptr) || n_tok < kMinTokens || w.n_in <= 0 ||
+      w.n_out <= 0) {
+    matmul_with(k, w, x, n_tok, y, pool);  // also validates the shapes
+    return;
+  }
+  if (k.gemm_f16_full != nullptr) {
+    k.gemm_f16_full(w, x, n_tok, y, pool);
+    return;
+  }
+  const int64_t K = w.n_in;
+  const fp16_t* wd = static_cast<const fp16_t*>(w.data);
+  auto b_panel = [&](int64_t p, int64_t kc, int64_t j, int cols) {
+    thread_local std::vector<uint8_t> b_store;
+    float* bp = static_cast<float*>(gemm_scratch(b_store, sizeof(float) * kKc * g.nr));
+    g.pack_b(wd + j * g.nr * K + p * kKc, K, cols, kc, bp);
+    return static_cast<const float*>(bp);
+  };
+  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, b_panel, g.tile);
+}
+
+PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const F16RowReader& read) {
+  if (n_in < 1 || n_out < 1)
+    throw Error(Errc::kInvalidArgument, "pack_f16: weight of " + std::to_string(n_out) + " rows of " +
+                                            std::to_string(n_in) + " has no elements");
+  PackedF16 pw;
+  pw.n_in = n_in;
+  pw.n_out = n_out;
+  if (!has_packed_gemm(k)) return pw;
+  const int nr = k.gemm_f16.nr;
+  pw.nr = nr;
+  const int64_t n_strips = (n_out + nr - 1) / nr;
+  pw.data = HugeBuffer(sizeof(fp16_t) * static_cast<size_t>(n_strips * n_in * nr));  // zero-filled
+  // Two threads, each its own strips: most of the time goes to first-touch faults on the new memory, which
+  // a second core takes in parallel (E2B's mmproj on the dev VM: 1.7-1.9 s of loading on one thread,
+  // 1.0-1.9 s on two). An error from `read` in the helper is rethrown here.
+  auto pack_strips = [&](int64_t first, int64_t step) {
+    std::vector<fp16_t> rows(static_cast<size_t>(nr * n_in));
+    for (int64_t j = first; j < n_strips; j += step) {
+      const int64_t n = std::min<int64_t>(nr, n_out - j * nr);
+      read(j * nr, n, rows.data());
+      fp16_t* dst = static_cast<fp16_t*>(pw.data.data()) + j * n_in * nr;
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = 0; i < n_in; ++i) dst[i * nr + r] = rows[static_cast<size_t>(r * n_in + i)];
+    }
+  };
+  if (n_strips < 8) {
+    pack_strips(0, 1);
+  } else {
+    std::exception_ptr helper_error;
+    std::thread helper([&] {
+      try {
+        pack_strips(1, 2);
+      } catch (...) {
+        helper_error = std::current_exception();
+      }
+    });
+    try {
+      pack_strips(0, 2);
+    } catch (...) {
+      helper.join();
+      throw;
+    }
+    helper.join();
+    if (helper_error) std::rethrow_exception(helper_error);
+  }
+  return pw;
+}
+
+PackedF16 pack_f16(int64_t n_in, int64_t n_out, const F16RowReader& read) {
+  return pack_f16_with(active_kernels(), n_in, n_out, read);
+}
+
+void gemm_f16_packed_with(const KernelTable& k, const PackedF16& w, const float* x, int64_t n_tok, float* y,
+                          ThreadPool* pool) {
+  const GemmF16Kernels& g = k.gemm_f16;
+  if (!has_packed_gemm(k) || w.nr != g.nr || w.n_in < 1 || w.n_out < 1 ||
+      w.data.size() != sizeof(fp16_t) * static_cast<size_t>((w.n_out + w.nr - 1) / w.nr * w.n_in * w.nr))
+    throw Error(Errc::kInvalidArgument, "gemm_f16_packed: the weight is not packed for these kernels");
+  if (n_tok <= 0) return;
+  const int64_t K = w.n_in;
+  auto b_panel = [&](int64_t p, int64_t, int64_t j, int) { return w.values() + (j * K + p * kKc) * g.nr; };
+  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, b_panel, g.tile_h);
+}
+
+void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
+  gemm_f16_packed_with(active_kernels(), w, x, n_tok, y, pool);
 }
 
 void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "core/fp16.h"
 #include "core/ggml_type.h"
+#include "core/huge_buffer.h"
 #include "core/thread_pool.h"
 
 namespace hark::kernels {
@@ -32,6 +34,27 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 // blocks. Runs matmul() for few tokens or on a CPU without the GEMM kernels. Throws like matmul(), and
 // kInvalidArgument for a weight that is not F16.
 void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+
+// An F16 weight laid out once, at load, for gemm_f16_packed: strips of nr weight rows, each k-major
+// ([n_in][nr] f16; rows past n_out are zero), the order the GEMM's register tile reads them, so no call
+// gathers, transposes or converts weights (docs/kernels.md). Empty (nr == 0) where the CPU's kernels have no
+// packed GEMM (no AVX-512, or AMX, whose own GEMM is faster): then keep calling gemm_f16.
+struct PackedF16 {
+  int64_t n_in = 0, n_out = 0;
+  int nr = 0;
+  HugeBuffer data;  // [ceil(n_out / nr)][n_in][nr] f16
+  bool empty() const { return nr == 0; }
+  const fp16_t* values() const { return static_cast<const fp16_t*>(data.data()); }
+};
+// Copies weight rows [row0, row0 + n) (n_in f16 each) to dst: how pack_f16 reads its source, so a caller
+// can read a mapped file through its descriptor and leave the mapping's pages untouched. Called from two
+// threads at once (disjoint rows); what it throws, pack_f16 throws.
+using F16RowReader = std::function<void(int64_t row0, int64_t n, fp16_t* dst)>;
+// Throws kInvalidArgument for n_in or n_out < 1.
+PackedF16 pack_f16(int64_t n_in, int64_t n_out, const F16RowReader& read);
+// The product gemm_f16 computes (same rounding, same summation order: for n_tok >= 32 bit for bit equal)
+// from a packed weight, for any n_tok >= 1. Throws kInvalidArgument for a weight packed for other kernels.
+void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 
 // Activations over n floats, vectorised where the CPU allows (within a few ulp of std::exp's results):
 // silu: y = x / (1 + exp(-x)); glu: y = a * sigmoid(b). y may alias x (silu) or a (glu).

@@ -6,9 +6,11 @@
 // activation times the f16 weight is exact in f32) in f32, so each output is within (k + 4) * eps *
 // sum|w * x| of the exact value; the limit is twice that, as in twin_test. The AMX GEMM sums three exact
 // BF16 products per term (3k terms) and drops a fourth of at most 2^-16 |w * x| (gemm_amx.cpp), so its
-// limit is 2 * (3k + 4) * eps * sum|w * x| + 2^-16 * sum|w * x|.
+// limit is 2 * (3k + 4) * eps * sum|w * x| + 2^-16 * sum|w * x|. A weight packed at load (pack_f16) must
+// give gemm_f16's results bit for bit where both run the same tiles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -82,6 +84,62 @@ TEST_P(GemmF16, MatchesScalarTwinOnOddShapes) {
   }
 }
 
+F16RowReader reader_of(const Problem& p) {
+  return [&p](int64_t row0, int64_t n, fp16_t* dst) {
+    std::memcpy(dst, p.w.data() + row0 * p.k, static_cast<size_t>(n * p.k) * sizeof(fp16_t));
+  };
+}
+
+// A weight packed at load: strips laid out k-major with zero rows past the end, and products bit for bit
+// those of gemm_f16 (same tile arithmetic, same k blocks) for >= 32 tokens, within the twin's limit below,
+// and independent of the thread count. Tables without a packed GEMM leave the weight empty and refuse it.
+TEST_P(GemmF16, PackedWeightMatchesUnpacked) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& table = kernel_table(isa);
+  std::mt19937 rng(22);
+  ThreadPool pool1(1), pool3(3);
+  const int64_t shapes[][3] = {{1, 40, 64},     {31, 33, 17},  {32, 1, 1},   {33, 32, 385}, {47, 100, 513},
+                               {100, 96, 1152}, {150, 300, 9}, {200, 48, 1}, {64, 257, 768}};
+  for (const auto& sh : shapes) {
+    const Problem p = make_problem(sh[0], sh[1], sh[2], rng);
+    const PackedF16 pw = pack_f16_with(table, p.k, p.n, reader_of(p));
+    std::vector<float> one(static_cast<size_t>(p.m * p.n));
+    if (pw.empty()) {
+      EXPECT_TRUE(table.gemm_f16.tile_h == nullptr || table.gemm_f16_full != nullptr) << isa_name(isa);
+      EXPECT_THROW(gemm_f16_packed_with(table, pw, p.x.data(), p.m, one.data(), &pool1), Error);
+      continue;
+    }
+    ASSERT_EQ(pw.nr, table.gemm_f16.nr);
+    const int64_t n_strips = (p.n + pw.nr - 1) / pw.nr;
+    ASSERT_EQ(pw.data.size(), sizeof(fp16_t) * static_cast<size_t>(n_strips * p.k * pw.nr));
+    for (int64_t j = 0; j < n_strips; ++j)
+      for (int64_t i = 0; i < p.k; ++i)
+        for (int r = 0; r < pw.nr; ++r) {
+          const int64_t row = j * pw.nr + r;
+          ASSERT_EQ(pw.values()[(j * p.k + i) * pw.nr + r], row < p.n ? p.w[row * p.k + i] : 0)
+              << "strip " << j << " k " << i << " row " << r;
+        }
+    const WeightView wv{GgmlType::F16, p.w.data(), p.k, p.n};
+    std::vector<float> want(one.size()), three(one.size()), unpacked(one.size());
+    gemm_f16_ref(wv, p.x.data(), p.m, want.data());
+    gemm_f16_packed_with(table, pw, p.x.data(), p.m, one.data(), &pool1);
+    gemm_f16_packed_with(table, pw, p.x.data(), p.m, three.data(), &pool3);
+    gemm_f16_with(table, wv, p.x.data(), p.m, unpacked.data(), &pool3);
+    const std::vector<double> scale = abs_sums(p);
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_LE(std::fabs(static_cast<double>(one[i]) - want[i]), 2.0 * (p.k + 4) * FLT_EPSILON * scale[i])
+          << isa_name(isa) << " m=" << p.m << " n=" << p.n << " k=" << p.k << " token " << i / p.n << " row "
+          << i % p.n;
+    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)))
+        << isa_name(isa) << " m=" << p.m << " n=" << p.n << " k=" << p.k;
+    if (p.m >= 32) {
+      EXPECT_EQ(0, std::memcmp(one.data(), unpacked.data(), one.size() * sizeof(float)))
+          << isa_name(isa) << " m=" << p.m << " n=" << p.n << " k=" << p.k;
+    }
+  }
+}
+
 // The leaves on their own: partial tiles (rows < mr, cols < nr), short k, accumulation, and no writes
 // outside the tile.
 TEST_P(GemmF16, LeavesMatchScalar) {
@@ -112,10 +170,18 @@ TEST_P(GemmF16, LeavesMatchScalar) {
             ASSERT_EQ(b[k * g.nr + j], want) << "pack_b k=" << k << " j=" << j << " cols=" << cols;
           }
         }
+        std::vector<fp16_t> bh(b.size());  // the same panel in f16, as a packed weight holds it
+        for (size_t i = 0; i < b.size(); ++i) bh[i] = f32_to_fp16(b[i]);
         for (bool add : {false, true}) {
           constexpr float kSentinel = 7.0f;
           std::vector<float> c(static_cast<size_t>(g.mr + 1) * kLd, kSentinel);  // [mr + 1][kLd]
           g.tile(a.data(), b.data(), kc, c.data(), kLd, rows, cols, add);
+          if (g.tile_h != nullptr) {
+            std::vector<float> ch(c.size(), kSentinel);
+            g.tile_h(a.data(), bh.data(), kc, ch.data(), kLd, rows, cols, add);
+            ASSERT_EQ(0, std::memcmp(c.data(), ch.data(), c.size() * sizeof(float)))
+                << "tile_h differs from tile: rows=" << rows << " cols=" << cols << " kc=" << kc;
+          }
           for (int i = 0; i <= g.mr; ++i) {
             for (int64_t j = 0; j < kLd; ++j) {
               const float got = c[i * kLd + j];
@@ -147,6 +213,27 @@ TEST(GemmF16Errors, NonF16WeightIsInvalidArgument) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+  }
+}
+
+TEST(GemmF16Errors, PackingRejectsEmptyShapesAndPassesOnReadErrors) {
+  const F16RowReader zeros = [](int64_t, int64_t n, fp16_t* dst) { std::fill(dst, dst + n, fp16_t{0}); };
+  EXPECT_THROW(pack_f16(0, 4, zeros), Error);
+  EXPECT_THROW(pack_f16(4, 0, zeros), Error);
+  const KernelTable& table = kernel_table(Isa::kAvx512);
+  if (!cpu_supports(Isa::kAvx512) || table.gemm_f16.tile_h == nullptr) GTEST_SKIP() << "no packed GEMM";
+  // 400 rows are 13 strips, packed by two threads: a failure in either reaches the caller.
+  for (int64_t bad_row : {0, 32, 384}) {
+    const F16RowReader failing = [&](int64_t row0, int64_t n, fp16_t* dst) {
+      if (row0 == bad_row) throw Error(Errc::kIo, "short read");
+      std::fill(dst, dst + n * 8, fp16_t{0});
+    };
+    try {
+      pack_f16_with(table, 8, 400, failing);
+      FAIL() << "expected the reader's error for row " << bad_row;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kIo);
+    }
   }
 }
 

@@ -58,8 +58,10 @@ void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& po
     x = clamped.data();
   }
   // F16 weights (the published mmproj files) take the blocked GEMM: same rounding, about 2x faster at 750
-  // tokens (docs/kernels.md).
-  if (l.w.type == GgmlType::F16) {
+  // tokens (docs/kernels.md), from the weight packed at load where the CPU has that kernel.
+  if (!l.packed.empty()) {
+    kernels::gemm_f16_packed(l.packed, x, n, y, &pool);
+  } else if (l.w.type == GgmlType::F16) {
     kernels::gemm_f16(l.w, x, n, y, &pool);
   } else {
     kernels::matmul(l.w, x, n, y, &pool);

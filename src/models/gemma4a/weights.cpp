@@ -1,6 +1,7 @@
 #include "models/gemma4a/weights.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -93,6 +94,7 @@ class Binder {
                       " for rows of " + std::to_string(n_in));
     Linear l;
     l.w = kernels::WeightView{t.type, f_.tensor_data(t).data(), n_in, n_out};
+    pack(l);
     const bool has_any = find(base + ".input_min") || find(base + ".input_max") ||
                          find(base + ".output_min") || find(base + ".output_max");
     if (has_any) {
@@ -105,6 +107,25 @@ class Binder {
         invalid(f_, "clamp bounds of " + base + " are empty or NaN");
     }
     return l;
+  }
+
+  // Lays out an F16 weight once for the packed GEMM (a copy as large as the weight). Rows inside the file
+  // are read through copy_bytes, so the mapping's pages are never touched and stay out of resident memory.
+  void pack(Linear& l) const {
+    l.packed = {};
+    if (l.w.type != GgmlType::F16) return;
+    const auto* src = static_cast<const fp16_t*>(l.w.data);
+    const auto* p = reinterpret_cast<const uint8_t*>(src);
+    const bool in_file = p >= f_.base() && p < f_.base() + f_.file_size();
+    l.packed = kernels::pack_f16(l.w.n_in, l.w.n_out, [&](int64_t row0, int64_t n, fp16_t* dst) {
+      const fp16_t* rows = src + row0 * l.w.n_in;
+      const size_t bytes = static_cast<size_t>(n * l.w.n_in) * sizeof(fp16_t);
+      if (in_file) {
+        f_.copy_bytes(reinterpret_cast<const uint8_t*>(rows), bytes, dst);
+      } else {
+        std::memcpy(dst, rows, bytes);
+      }
+    });
   }
 
  private:
@@ -150,6 +171,7 @@ void load_weights(const gguf::File& f, Hparams& hp, Weights& w) {
       invalid(f, "tensor " + base + ".weight: a clamped subsampling conv is not supported");
     w.conv_f16[i] = b.to_f16(base + ".weight", 9LL * c_in * c_out);
     w.conv[i].w = kernels::WeightView{GgmlType::F16, w.conv_f16[i].data(), 9LL * c_in, c_out};
+    b.pack(w.conv[i]);
     w.conv[i].bias = b.vec_opt(base + ".bias", c_out);
     w.conv_norm[i] = b.vec(base + ".norm.weight", c_out);
     w.conv_channels[i] = c_out;

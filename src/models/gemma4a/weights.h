@@ -15,8 +15,9 @@ namespace hark::gemma4a {
 // A ClippableLinear: y = clamp(W * clamp(x, in_min, in_max), out_min, out_max) + bias. Files carry the four
 // bounds as 1-element tensors "<name>.input_min" etc.; a linear without them is unclamped.
 struct Linear {
-  kernels::WeightView w{};  // ne = [n_in, n_out]
-  std::vector<float> bias;  // [n_out]; empty when the file (or the graph at this place) has none
+  kernels::WeightView w{};    // ne = [n_in, n_out]
+  kernels::PackedF16 packed;  // an F16 w laid out for the packed GEMM, where the CPU has one
+  std::vector<float> bias;    // [n_out]; empty when the file (or the graph at this place) has none
   bool clamped = false;
   float in_min = 0, in_max = 0, out_min = 0, out_max = 0;
 };
