@@ -2,15 +2,22 @@
 // matvec (n_tok = 1) is bound by weight bandwidth: it cycles through enough copies of the weight (>= 512 MiB)
 // that each call reads from DRAM, not cache. Prefill shapes (n_tok = 64, 512) reuse one copy.
 // Counters (per second): weight_GB = weight bytes read, GFLOP = 2 * n_in * n_out * n_tok.
-// gemm/...: the audio encoder's F16 linears (750 tokens, E2B widths) through gemm_f16 and, for comparison,
-// matmul; peak_frac = GFLOP/s over the ~230 GFLOP/s FP32 FMA peak of the 2-core dev VM.
+// gemm/...: the audio encoder's F16 linears (750 tokens, E2B widths) through gemm_f16, gemm_f16_packed and,
+// for comparison, matmul; peak_frac = GFLOP/s over this CPU's FP32 FMA peak for that many threads, measured
+// once by the bench (register-only FMA chains; 490 GFLOP/s for 2 threads on the Zen 5 dev VM).
 // Run: build/dev/bench/matmul_bench [--benchmark_filter=Q4_K]; HARK_ISA=avx2 to compare ISAs.
 #include <benchmark/benchmark.h>
 
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -89,10 +96,65 @@ void bm_matmul(benchmark::State& state, GgmlType t, int64_t n_tok, int threads) 
   state.SetLabel(hark::kernels::isa_name(hark::kernels::active_isa()));
 }
 
-// One F16 weight [n_out][n_in] times 750 token rows, through gemm_f16 (use_gemm) or matmul.
-void bm_gemm(benchmark::State& state, int64_t n_in, int64_t n_out, int threads, bool use_gemm) {
-  constexpr int64_t kTok = 750;  // one 30 s audio chunk
-  constexpr double kPeakGflops = 230.0;
+// The FP32 FMA peak of `threads` threads on this CPU, GFLOP/s: register-only AVX-512 (else AVX2) FMA chains,
+// 12 independent accumulators per thread (enough for two pipes of 4-cycle FMAs), measured once.
+constexpr int kChains = 12;
+template <class V>
+double gflops_since(std::chrono::steady_clock::time_point t0, const V (&acc)[kChains], int lanes,
+                    int64_t iters) {
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const auto& a : acc) benchmark::DoNotOptimize(a);
+  return 2.0 * lanes * kChains * static_cast<double>(iters) / s / 1e9;
+}
+__attribute__((target("avx512f"))) double fma_peak_512(int64_t iters) {
+  __m512 acc[kChains];
+  for (auto& a : acc) a = _mm512_set1_ps(1.0f);
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (auto& a : acc) a = _mm512_fmadd_ps(a, m, c);
+  }
+  return gflops_since(t0, acc, 16, iters);
+}
+__attribute__((target("avx2,fma"))) double fma_peak_256(int64_t iters) {
+  __m256 acc[kChains];
+  for (auto& a : acc) a = _mm256_set1_ps(1.0f);
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (auto& a : acc) a = _mm256_fmadd_ps(a, m, c);
+  }
+  return gflops_since(t0, acc, 8, iters);
+}
+
+double fma_peak_gflops(int threads) {
+  static std::map<int, double> cache;
+  if (auto it = cache.find(threads); it != cache.end()) return it->second;
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  constexpr int64_t kIters = 300'000'000;
+  std::vector<double> per(static_cast<size_t>(threads));
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {  // best of 3: the first runs while the clock ramps up
+      for (int r = 0; r < 3; ++r)
+        per[t] = std::max(per[t], avx512 ? fma_peak_512(kIters) : fma_peak_256(kIters));
+    });
+  }
+  for (auto& t : ts) t.join();
+  double sum = 0;
+  for (double v : per) sum += v;
+  return cache[threads] = sum;
+}
+
+enum class GemmPath { kGemm, kPacked, kMatmul };
+
+// One F16 weight [n_out][n_in] times 750 token rows, through gemm_f16, gemm_f16_packed (weight packed
+// before the timing) or matmul.
+void bm_gemm(benchmark::State& state, int64_t n_in, int64_t n_out, int threads, GemmPath path) {
+  constexpr int64_t kTok = 750;                  // one 30 s audio chunk
+  const double peak = fma_peak_gflops(threads);  // before the pool exists: its idle workers spin a while
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<hark::fp16_t> w(static_cast<size_t>(n_in * n_out));  // [n_out][n_in]
@@ -101,9 +163,21 @@ void bm_gemm(benchmark::State& state, int64_t n_in, int64_t n_out, int threads, 
   for (auto& v : x) v = dist(rng);
   hark::ThreadPool pool(threads);
   const hark::kernels::WeightView wv{GgmlType::F16, w.data(), n_in, n_out};
+  hark::kernels::PackedF16 packed;
+  if (path == GemmPath::kPacked) {
+    packed = hark::kernels::pack_f16(n_in, n_out, [&](int64_t row0, int64_t n, hark::fp16_t* dst) {
+      std::memcpy(dst, w.data() + row0 * n_in, static_cast<size_t>(n * n_in) * sizeof(hark::fp16_t));
+    });
+    if (packed.empty()) {
+      state.SkipWithError("no packed GEMM on this CPU (needs AVX-512 without AMX)");
+      return;
+    }
+  }
   for (auto _ : state) {
-    if (use_gemm) {
+    if (path == GemmPath::kGemm) {
       hark::kernels::gemm_f16(wv, x.data(), kTok, y.data(), &pool);
+    } else if (path == GemmPath::kPacked) {
+      hark::kernels::gemm_f16_packed(packed, x.data(), kTok, y.data(), &pool);
     } else {
       hark::kernels::matmul(wv, x.data(), kTok, y.data(), &pool);
     }
@@ -111,17 +185,20 @@ void bm_gemm(benchmark::State& state, int64_t n_in, int64_t n_out, int threads, 
   }
   const double gflop = static_cast<double>(state.iterations()) * 2.0 * n_in * n_out * kTok / 1e9;
   state.counters["GFLOP"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
-  state.counters["peak_frac"] = benchmark::Counter(gflop / kPeakGflops, benchmark::Counter::kIsRate);
+  state.counters["peak_frac"] = benchmark::Counter(gflop / peak, benchmark::Counter::kIsRate);
   state.SetLabel(hark::kernels::isa_name(hark::kernels::active_isa()));
 }
 
 const int kRegistered = [] {
+  const std::pair<GemmPath, const char*> paths[] = {{GemmPath::kGemm, "gemm_f16/"},
+                                                    {GemmPath::kPacked, "gemm_f16_packed/"},
+                                                    {GemmPath::kMatmul, "matmul_f16/"}};
   for (const auto& [n_in, n_out] : {std::pair<int64_t, int64_t>{1024, 4096}, {4096, 1024}}) {
-    for (bool use_gemm : {true, false}) {
+    for (const auto& [path, prefix] : paths) {
       for (int threads : {1, 2}) {
-        const std::string name = std::string(use_gemm ? "gemm_f16/" : "matmul_f16/") + std::to_string(n_in) +
-                                 "x" + std::to_string(n_out) + "/tok:750/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bm_gemm, n_in, n_out, threads, use_gemm)
+        const std::string name = std::string(prefix) + std::to_string(n_in) + "x" + std::to_string(n_out) +
+                                 "/tok:750/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bm_gemm, n_in, n_out, threads, path)
             ->Unit(benchmark::kMillisecond)
             ->MinTime(0.5)
             ->UseRealTime();
