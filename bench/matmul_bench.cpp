@@ -4,7 +4,7 @@
 // Counters (per second): weight_GB = weight bytes read, GFLOP = 2 * n_in * n_out * n_tok.
 // gemm/...: the audio encoder's F16 linears (750 tokens, E2B widths) through gemm_f16, gemm_f16_packed and,
 // for comparison, matmul; peak_frac = GFLOP/s over this CPU's FP32 FMA peak for that many threads, measured
-// once by the bench (register-only FMA chains; 490 GFLOP/s for 2 threads on the Zen 5 dev VM).
+// once by the bench (register-only FMA chains; 212 GFLOP/s per thread, 421 for two on the Zen 5 dev VM).
 // Run: build/dev/bench/matmul_bench [--benchmark_filter=Q4_K]; HARK_ISA=avx2 to compare ISAs.
 #include <benchmark/benchmark.h>
 

@@ -1,5 +1,6 @@
 // A read-only memory-mapped file (RAII). Model weights stay in the page cache and are shared by every
-// request; nothing is copied at load. The file also stays open for read(), the path for sparse lookups.
+// request; the mapping copies nothing (weights a kernel wants in another layout are copied by their
+// model's loader, reading through read()). The file also stays open for read(), the path for sparse lookups.
 #pragma once
 
 #include <cstddef>

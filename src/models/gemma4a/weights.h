@@ -1,6 +1,7 @@
 // The gemma4a tensors, bound by name from the mmproj (see weights.cpp for the table). Big matrices stay as
-// views into the mmap'd file (any type kernels::matmul handles); norm weights and other small vectors are
-// converted to F32 once at load.
+// views into the mmap'd file (any type kernels::matmul handles); where the CPU has the packed F16 GEMM, F16
+// ones are also laid out for it once at load (a copy of the same size; the mapping's pages stay untouched).
+// Norm weights and other small vectors are converted to F32 once at load.
 #pragma once
 
 #include <vector>
