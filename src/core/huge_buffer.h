@@ -2,7 +2,7 @@
 // kernel). It asks the kernel for transparent huge pages: filling hundreds of MB through 4 KiB first-touch
 // faults measured 1.9 s for 615 MB on the dev VM (each fault a hypervisor exit), against ~0.1 s with 2 MiB
 // pages, and the kernels that stream it take fewer TLB misses. Where huge pages are off it is ordinary
-// memory.
+// memory; so is a block under 2 MiB (a huge page would be faulted in whole for it).
 #pragma once
 
 #include <cstddef>
@@ -28,7 +28,7 @@ class HugeBuffer {
   void release();
   void* data_ = nullptr;
   size_t size_ = 0;    // as asked
-  size_t mapped_ = 0;  // rounded up to whole 2 MiB pages
+  size_t mapped_ = 0;  // rounded up to whole pages (2 MiB ones from 2 MiB on)
 };
 
 }  // namespace hark

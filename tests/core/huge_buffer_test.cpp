@@ -1,5 +1,5 @@
-// HugeBuffer: zero-filled, writable memory on a 2 MiB boundary (so huge pages can back it), owned by one
-// object at a time.
+// HugeBuffer: zero-filled, writable memory, on a 2 MiB boundary from 2 MiB on (so huge pages can back it),
+// owned by one object at a time.
 #include "core/huge_buffer.h"
 
 #include <gtest/gtest.h>
@@ -22,6 +22,16 @@ TEST(HugeBuffer, ZeroFilledAlignedAndWritable) {
   p[0] = 1;
   p[kBytes - 1] = 2;
   EXPECT_EQ(p[0] + p[kBytes - 1], 3);
+}
+
+TEST(HugeBuffer, SmallBlockIsZeroFilledAndWritable) {
+  HugeBuffer b(5000);
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_EQ(b.size(), 5000u);
+  auto* p = static_cast<uint8_t*>(b.data());
+  for (size_t i = 0; i < 5000; ++i) ASSERT_EQ(p[i], 0) << i;
+  p[4999] = 9;
+  EXPECT_EQ(p[4999], 9);
 }
 
 TEST(HugeBuffer, MovesOwnership) {
