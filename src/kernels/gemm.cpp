@@ -15,6 +15,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -175,7 +176,8 @@ PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const
   pw.data = HugeBuffer(sizeof(fp16_t) * static_cast<size_t>(n_strips * n_in * nr));  // zero-filled
   // Two threads, each its own strips: most of the time goes to first-touch faults on the new memory, which
   // a second core takes in parallel (E2B's mmproj on the dev VM: 1.7-1.9 s of loading on one thread,
-  // 1.0-1.9 s on two). An error from `read` in the helper is rethrown here.
+  // 1.0-1.9 s on two). An error from `read` in the helper is rethrown here; where no thread can be started,
+  // the caller packs alone.
   auto pack_strips = [&](int64_t first, int64_t step) {
     std::vector<fp16_t> rows(static_cast<size_t>(nr * n_in));
     for (int64_t j = first; j < n_strips; j += step) {
@@ -190,13 +192,19 @@ PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const
     pack_strips(0, 1);
   } else {
     std::exception_ptr helper_error;
-    std::thread helper([&] {
-      try {
-        pack_strips(1, 2);
-      } catch (...) {
-        helper_error = std::current_exception();
-      }
-    });
+    std::thread helper;
+    try {
+      helper = std::thread([&] {
+        try {
+          pack_strips(1, 2);
+        } catch (...) {
+          helper_error = std::current_exception();
+        }
+      });
+    } catch (const std::system_error&) {
+      pack_strips(0, 1);
+      return pw;
+    }
     try {
       pack_strips(0, 2);
     } catch (...) {
