@@ -97,7 +97,9 @@ void bm_matmul(benchmark::State& state, GgmlType t, int64_t n_tok, int threads) 
 }
 
 // The FP32 FMA peak of `threads` threads on this CPU, GFLOP/s: register-only AVX-512 (else AVX2) FMA chains,
-// 12 independent accumulators per thread (enough for two pipes of 4-cycle FMAs), measured once.
+// 12 independent accumulators per thread (enough for two pipes of 4-cycle FMAs), measured once. One loop
+// per ISA: a template shared by both would run the intrinsics outside their target functions, which GCC
+// refuses to inline (tried).
 constexpr int kChains = 12;
 template <class V>
 double gflops_since(std::chrono::steady_clock::time_point t0, const V (&acc)[kChains], int lanes,

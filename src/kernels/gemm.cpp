@@ -86,6 +86,13 @@ void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y) 
 
 namespace {
 
+// The packed activations, one buffer per thread for both GEMM entry points (a thread_local in the template
+// below would be one per instantiation).
+float* a_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> store;
+  return static_cast<float*>(gemm_scratch(store, bytes));
+}
+
 // The blocked GEMM over already validated shapes: packs A (shared by all threads), splits the work and runs
 // the tiles. b_panel(p, kc, j, cols) returns strip j's panel for k block p ([kc][nr], f32 for tile or f16
 // for tile_h), packing it first where the weight is not packed.
@@ -99,8 +106,7 @@ void blocked_gemm(const GemmF16Kernels& g, int64_t K, int64_t N, const float* x,
   auto kc_of = [&](int64_t p) { return std::min(kKc, K - p * kKc); };
 
   // A: block p starts at p * kKc * m_strips * mr; in it, strip s is [kc][mr] at s * kc * mr.
-  thread_local std::vector<uint8_t> a_store;
-  float* a = static_cast<float*>(gemm_scratch(a_store, sizeof(float) * m_strips * mr * K));
+  float* a = a_scratch(sizeof(float) * m_strips * mr * K);
   auto a_panel = [&](int64_t p, int64_t s) { return a + p * kKc * m_strips * mr + s * kc_of(p) * mr; };
   auto pack_a = [&](int64_t b, int64_t e) {
     for (int64_t item = b; item < e; ++item) {

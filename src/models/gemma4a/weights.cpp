@@ -82,10 +82,19 @@ class Binder {
 
   float scalar(const std::string& name) const { return vec(name, 1)[0]; }
 
-  // A ClippableLinear "<base>.weight" of n_in -> n_out (ggml ne = [n_in, n_out], or the conv shape `ne`
-  // when given) with its optional clamp bounds. Biases are bound by the caller, only where llama.cpp's graph
+  // A ClippableLinear "<base>.weight" of n_in -> n_out (ggml ne = [n_in, n_out]) with its optional clamp
+  // bounds, its F16 weight packed for the GEMM. Biases are bound by the caller, only where llama.cpp's graph
   // adds one.
-  Linear linear(const std::string& base, int64_t n_in, int64_t n_out, std::vector<int64_t> ne = {}) const {
+  Linear linear(const std::string& base, int64_t n_in, int64_t n_out) const {
+    Linear l = unpacked_linear(base, n_in, n_out);
+    pack(l);
+    return l;
+  }
+
+  // linear() without the packed copy, and with the conv shape `ne` when given: for the subsampling convs,
+  // whose weight the caller replaces (and packs) first.
+  Linear unpacked_linear(const std::string& base, int64_t n_in, int64_t n_out,
+                         std::vector<int64_t> ne = {}) const {
     const std::string name = base + ".weight";
     if (ne.empty()) ne = {n_in, n_out};
     const gguf::TensorInfo& t = require(name, ne);
@@ -94,7 +103,6 @@ class Binder {
                       " for rows of " + std::to_string(n_in));
     Linear l;
     l.w = kernels::WeightView{t.type, f_.tensor_data(t).data(), n_in, n_out};
-    pack(l);
     const bool has_any = find(base + ".input_min") || find(base + ".input_max") ||
                          find(base + ".output_min") || find(base + ".output_max");
     if (has_any) {
@@ -166,7 +174,7 @@ void load_weights(const gguf::File& f, Hparams& hp, Weights& w) {
       invalid(f, "tensor " + base + ".weight has shape " + shape_str(t->ne) + ", expected [3,3," +
                      std::to_string(c_in) + ",c_out]");
     const int c_out = static_cast<int>(t->ne[3]);
-    w.conv[i] = b.linear(base, 9LL * c_in, c_out, {3, 3, c_in, c_out});
+    w.conv[i] = b.unpacked_linear(base, 9LL * c_in, c_out, {3, 3, c_in, c_out});
     if (w.conv[i].clamped)
       invalid(f, "tensor " + base + ".weight: a clamped subsampling conv is not supported");
     w.conv_f16[i] = b.to_f16(base + ".weight", 9LL * c_in * c_out);
