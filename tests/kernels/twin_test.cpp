@@ -179,10 +179,13 @@ TEST_P(Twin, TileMatchesScalar) {
     const int64_t n = ggml_type_info(t).block_size == 1 ? 333 : 768;
     const MultiRow m = random_multi_row(t, n, kRows, kToks, rng);
     float y[kToks * kRows];  // [kToks][kRows]
-    // All tokens in one call, then one token per call: decode's path, a kernel of its own on some ISAs.
-    for (int nt : {kToks, 1}) {
-      for (int k0 = 0; k0 < kToks; k0 += nt)
-        simd.tile[id](n, m.w.data(), m.ws, kRows, m.x.data() + k0 * m.xs, m.xs, nt, y + k0 * kRows, kRows);
+    // All tokens in one call, then 3 (+ 1), 2 and 1 per call: each count is a register tile of its own, and
+    // one token is decode's path, a kernel of its own on some ISAs.
+    for (int nt : {kToks, 3, 2, 1}) {
+      for (int k0 = 0; k0 < kToks; k0 += nt) {
+        const int nc = std::min(nt, kToks - k0);
+        simd.tile[id](n, m.w.data(), m.ws, kRows, m.x.data() + k0 * m.xs, m.xs, nc, y + k0 * kRows, kRows);
+      }
       ASSERT_TRUE(matches_scalar_dots(t, n, m, kRows, kToks, y))
           << isa_name(isa) << ", tokens per call " << nt;
     }

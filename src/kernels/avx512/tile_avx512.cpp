@@ -143,68 +143,84 @@ inline K4Scales k4_scales(const uint8_t* q) {
   return k;
 }
 
-// Few tokens (decode's matvec): 256-bit steps, each block's scales and min term decoded in the tile. Here
-// k4_sums' 512-bit steps were slower (matvec Q4_K, 2 threads: 25.3-25.5 -> 21.4-22.1 GB/s): with one
-// token, the activation inserts and the 512-bit scale operands are not shared by enough work.
+// Few tokens (decode's matvec; 1-4 tokens): one 512-bit step per group of 64 quants. A group's 32 quant
+// bytes are broadcast to both halves, the low half keeps the low nibbles (sub-block 2g), the high half the
+// high ones (2g + 1), so the matching activations are one plain 64-byte load. Two groups' VNNI sums are
+// packed to s16 and scaled in one vpmaddwd; the scales are placed by one vpermw per group pair. The min
+// term is one vpmaddwd of the 8 mins against the token's 8 sub-block sums. About half the instructions of
+// 256-bit steps; Q4_K matvec 1 thread 17-21 -> 25-26 GB/s, Q5_K 16-18 -> 26 (Zen 5, docs/kernels.md).
+// Word w of pair q's operand: 128-bit lane w / 8 holds group 2q's sums in words 0-3 and group 2q + 1's in
+// words 4-7, sub-block 2g in lanes 0-1 and 2g + 1 in lanes 2-3.
+alignas(64) constexpr int16_t kK4PairIdx[2][32] = {
+    {0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3},
+    {4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7}};
+
 template <class B, int R, int T>
 void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
   constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
-  const __m256i lo4 = _mm256_set1_epi8(0x0f);
-  const __m256i one = _mm256_set1_epi8(1);
-  __m256 acc[R][T];
+  constexpr __mmask32 kHighHalf = 0xffff0000u;  // 16-bit words of the upper 256 bits
+  const __m512i lo4 = _mm512_set1_epi8(0x0f);
+  const __m512i idx0 = _mm512_load_si512(kK4PairIdx[0]), idx1 = _mm512_load_si512(kK4PairIdx[1]);
+  __m512 acc[R][T];
+  __m128 accm[R][T];  // min terms
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps(), accm[r][t] = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const B* a[R];
     const BlockQ8_K* b[T];
-    for (int t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
-    K4Scales sc[R];
-    for (int r = 0; r < R; ++r) {
-      a[r] = reinterpret_cast<const B*>(w + r * ws) + i;
-      sc[r] = k4_scales(a[r]->scales);
-      prefetch_weights<(sizeof(B) + 63) / 64>(a[r]);
-    }
-    __m256i sumi[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) sumi[r][t] = _mm256_setzero_si256();
-    for (int g = 0; g < 4; ++g) {
-      __m256i y0[T], y1[T];
-      for (int t = 0; t < T; ++t) {
-        y0[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g));
-        y1[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * g + 32));
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qs + 32 * g));
-        __m256i q0 = _mm256_and_si256(q, lo4);
-        __m256i q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);
-        if constexpr (kQ5) {
-          // Bit 2g (2g + 1) of qh byte l is bit 4 of element l of the low (high) nibble run.
-          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[r]->qh));
-          const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g)), one);
-          const __m256i h1 = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * g + 1)), one);
-          q0 = _mm256_or_si256(q0, _mm256_slli_epi16(h0, 4));
-          q1 = _mm256_or_si256(q1, _mm256_slli_epi16(h1, 4));
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q0, y0[t]);
-          const __m256i p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q1, y1[t]);
-          sumi[r][t] =
-              _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(_mm256_packs_epi32(p0, p1), sc[r].group[g]));
-        }
-      }
+    __m128i bsum8[T];  // per token, the 8 sub-block sums of its quants (s16)
+    for (int t = 0; t < T; ++t) {
+      b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * xs) + i;
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+      bsum8[t] = _mm256_cvtepi32_epi16(_mm256_madd_epi16(bs, _mm256_set1_epi16(1)));
     }
     for (int r = 0; r < R; ++r) {
-      const float d = h2f(a[r]->d), dmin = h2f(a[r]->dmin);
+      const B* a = reinterpret_cast<const B*>(w + r * ws) + i;
+      prefetch_weights<(sizeof(B) + 63) / 64>(a);
+      const K4Words kw = k4_words(a->scales);
+      const __m512i sc8 = _mm512_maskz_broadcast_i32x4(
+          0xffff,
+          _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(kw.sc_lo), static_cast<int>(kw.sc_hi), 0, 0)));
+      const __m512i sc[2] = {_mm512_permutexvar_epi16(idx0, sc8), _mm512_permutexvar_epi16(idx1, sc8)};
+      __m512i hb;
+      if constexpr (kQ5)
+        hb = _mm512_maskz_broadcast_i64x4(0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->qh)));
+      __m512i sumi[T];
+      for (int t = 0; t < T; ++t) sumi[t] = _mm512_setzero_si512();
+      for (int q = 0; q < 2; ++q) {
+        __m512i p[2][T];
+        for (int h = 0; h < 2; ++h) {
+          const int g = 2 * q + h;
+          const __m512i raw = _mm512_maskz_broadcast_i64x4(
+              0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->qs + 32 * g)));
+          __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(raw, kHighHalf, raw, 4), lo4);
+          if constexpr (kQ5) {
+            // Bit j of qh byte l is bit 4 of element l of sub-block j: 2g for the low half, 2g + 1 the high.
+            const __m512i bit = _mm512_mask_set1_epi8(_mm512_set1_epi8(static_cast<char>(1 << (2 * g))),
+                                                      static_cast<__mmask64>(0xffffffff00000000ull),
+                                                      static_cast<char>(1 << (2 * g + 1)));
+            v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(hb, bit), v, _mm512_set1_epi8(16));
+          }
+          for (int t = 0; t < T; ++t)
+            p[h][t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(b[t]->qs + 64 * g));
+        }
+        for (int t = 0; t < T; ++t)
+          sumi[t] = _mm512_add_epi32(sumi[t], _mm512_madd_epi16(_mm512_packs_epi32(p[0][t], p[1][t]), sc[q]));
+      }
+      const __m128i m8 =
+          _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(kw.m_lo), static_cast<int>(kw.m_hi), 0, 0));
+      const float d = h2f(a->d), dmin = h2f(a->dmin);
       for (int t = 0; t < T; ++t) {
-        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
-        const __m256 mt = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, sc[r].mins));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * b[t]->d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
-        acc[r][t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * b[t]->d), mt, acc[r][t]);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi[t]),
+                                    acc[r][t]);
+        accm[r][t] = _mm_fmadd_ps(_mm_set1_ps(dmin * b[t]->d), _mm_cvtepi32_ps(_mm_madd_epi16(m8, bsum8[t])),
+                                  accm[r][t]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * ldy + r] = hsum8(acc[r][t]);
+    for (int t = 0; t < T; ++t)
+      y[t * ldy + r] =
+          hsum16(_mm512_sub_ps(acc[r][t], _mm512_maskz_insertf32x4(0xf, _mm512_setzero_ps(), accm[r][t], 0)));
 }
 
 // Many tokens (prefill): what depends on a row or a token alone is prepared once per matmul chunk by
