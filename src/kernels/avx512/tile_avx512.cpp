@@ -147,10 +147,10 @@ inline K4Scales k4_scales(const uint8_t* q) {
 // bytes are broadcast to both halves, the low half keeps the low nibbles (sub-block 2g), the high half the
 // high ones (2g + 1), so the matching activations are one plain 64-byte load. Two groups' VNNI sums are
 // packed to s16 and scaled in one vpmaddwd; the scales are placed by one vpermw per group pair. The min
-// term is one vpmaddwd of the 8 mins against the token's 8 sub-block sums. About half the instructions of
-// 256-bit steps; Q4_K matvec 1 thread 17-21 -> 25-26 GB/s, Q5_K 16-18 -> 26 (Zen 5, docs/kernels.md).
-// Word w of pair q's operand: 128-bit lane w / 8 holds group 2q's sums in words 0-3 and group 2q + 1's in
-// words 4-7, sub-block 2g in lanes 0-1 and 2g + 1 in lanes 2-3.
+// term is one vpmaddwd of the 8 mins against the token's 8 sub-block sums. 53 vector instructions per block
+// of one row and token where 256-bit steps took 72; Q4_K matvec 1 thread 17-21 -> 25-26 GB/s, Q5_K 16-18 ->
+// 26 (Zen 5, docs/kernels.md). Word w of pair q's operand: 128-bit lane w / 8 holds group 2q's sums in words
+// 0-3 and group 2q + 1's in words 4-7, sub-block 2g in lanes 0-1 and 2g + 1 in lanes 2-3.
 alignas(64) constexpr int16_t kK4PairIdx[2][32] = {
     {0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3},
     {4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7}};
