@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -147,17 +148,24 @@ inline K4Scales k4_scales(const uint8_t* q) {
 // bytes are broadcast to both halves, the low half keeps the low nibbles (sub-block 2g), the high half the
 // high ones (2g + 1), so the matching activations are one plain 64-byte load. Two groups' VNNI sums are
 // packed to s16 and scaled in one vpmaddwd; the scales are placed by one vpermw per group pair. The min
-// term is one vpmaddwd of the 8 mins against the token's 8 sub-block sums. 53 vector instructions per block
-// of one row and token where 256-bit steps took 72; Q4_K matvec 1 thread 17-21 -> 25-26 GB/s, Q5_K 16-18 ->
-// 26 (Zen 5, docs/kernels.md). Word w of pair q's operand: 128-bit lane w / 8 holds group 2q's sums in words
-// 0-3 and group 2q + 1's in words 4-7, sub-block 2g in lanes 0-1 and 2g + 1 in lanes 2-3.
+// term is one vpmaddwd of the 8 mins against the token's 8 sub-block sums; d and dmin convert together.
+// 43 vector instructions per block of one row and token where 256-bit steps took 72. matmul_bench matvec
+// (Zen 5), 1 thread: Q4_K 22-23 -> 29-31 GB/s, Q5_K 19-21 -> 29-30; more in docs/kernels.md.
+// Word w of pair q's operand: 128-bit lane w / 8 holds group 2q's sums in words 0-3 and group 2q + 1's in
+// words 4-7; sub-block 2g fills lanes 0-1, sub-block 2g + 1 lanes 2-3.
 alignas(64) constexpr int16_t kK4PairIdx[2][32] = {
     {0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3},
     {4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7}};
 
+// Two 32-bit words as the low 8 bytes of a vector (one vmovq).
+inline __m128i bytes8(uint32_t lo, uint32_t hi) {
+  return _mm_cvtsi64_si128(static_cast<long long>(uint64_t{hi} << 32 | lo));
+}
+
 template <class B, int R, int T>
 void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, float* y, int64_t ldy) {
   constexpr bool kQ5 = std::is_same_v<B, BlockQ5_K>;
+  static_assert(offsetof(B, dmin) == offsetof(B, d) + sizeof(fp16_t), "d and dmin are loaded together");
   constexpr __mmask32 kHighHalf = 0xffff0000u;  // 16-bit words of the upper 256 bits
   const __m512i lo4 = _mm512_set1_epi8(0x0f);
   const __m512i idx0 = _mm512_load_si512(kK4PairIdx[0]), idx1 = _mm512_load_si512(kK4PairIdx[1]);
@@ -177,9 +185,8 @@ void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs
       const B* a = reinterpret_cast<const B*>(w + r * ws) + i;
       prefetch_weights<(sizeof(B) + 63) / 64>(a);
       const K4Words kw = k4_words(a->scales);
-      const __m512i sc8 = _mm512_maskz_broadcast_i32x4(
-          0xffff,
-          _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(kw.sc_lo), static_cast<int>(kw.sc_hi), 0, 0)));
+      // vpermw reads words 0-7 only, so the upper lanes of sc8 may hold anything.
+      const __m512i sc8 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(bytes8(kw.sc_lo, kw.sc_hi)));
       const __m512i sc[2] = {_mm512_permutexvar_epi16(idx0, sc8), _mm512_permutexvar_epi16(idx1, sc8)};
       __m512i hb;
       if constexpr (kQ5)
@@ -206,13 +213,13 @@ void k4_tile(int64_t n, const uint8_t* w, size_t ws, const uint8_t* x, size_t xs
         for (int t = 0; t < T; ++t)
           sumi[t] = _mm512_add_epi32(sumi[t], _mm512_madd_epi16(_mm512_packs_epi32(p[0][t], p[1][t]), sc[q]));
       }
-      const __m128i m8 =
-          _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(kw.m_lo), static_cast<int>(kw.m_hi), 0, 0));
-      const float d = h2f(a->d), dmin = h2f(a->dmin);
+      const __m128i m8 = _mm_cvtepu8_epi16(bytes8(kw.m_lo, kw.m_hi));
+      const __m128 dd = _mm_cvtph_ps(_mm_loadu_si32(&a->d));  // d, dmin (adjacent)
       for (int t = 0; t < T; ++t) {
-        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(d * b[t]->d), _mm512_maskz_cvtepi32_ps(0xffff, sumi[t]),
-                                    acc[r][t]);
-        accm[r][t] = _mm_fmadd_ps(_mm_set1_ps(dmin * b[t]->d), _mm_cvtepi32_ps(_mm_madd_epi16(m8, bsum8[t])),
+        const __m128 ddt = _mm_mul_ps(dd, _mm_set1_ps(b[t]->d));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_maskz_broadcastss_ps(0xffff, ddt),
+                                    _mm512_maskz_cvtepi32_ps(0xffff, sumi[t]), acc[r][t]);
+        accm[r][t] = _mm_fmadd_ps(_mm_permute_ps(ddt, 0x55), _mm_cvtepi32_ps(_mm_madd_epi16(m8, bsum8[t])),
                                   accm[r][t]);
       }
     }
