@@ -132,5 +132,26 @@ TEST(Engine, MismatchedFilesAreRefused) {
   }
 }
 
+// The tokenizer builds on a thread of its own while the models load; its error must still be the load's.
+TEST(Engine, ATokenizerErrorFailsTheLoad) {
+  const gguf::File src = gguf::File::open(test::fixture("gemma4-tiny/model.gguf"));
+  gguf::Writer w(src.alignment());
+  for (const auto& [key, value] : src.kvs()) w.set(key, value);
+  w.set_string("tokenizer.ggml.model", "llama");
+  for (const gguf::TensorInfo& t : src.tensors()) w.add_tensor(t.name, t.type, t.ne, src.tensor_data(t));
+  const std::string path = test::temp_dir() + "/engine-bad-tokenizer.gguf";
+  w.write(path);
+  EngineOptions o;
+  o.model_path = path;
+  o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
+  try {
+    Gemma4Engine::load(o);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), Errc::kUnsupported);
+    EXPECT_NE(std::string(err.what()).find("tokenizer.ggml.model"), std::string::npos) << err.what();
+  }
+}
+
 }  // namespace
 }  // namespace hark::runtime
