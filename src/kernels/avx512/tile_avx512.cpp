@@ -127,7 +127,6 @@ inline void k4_sums(const B* const (&a)[R], const __m512i (&sc)[R][2], const Blo
 
 struct K4Scales {
   __m256i group[4];  // per group g, each 128-bit lane: [scale 2g] x 4, [scale 2g + 1] x 4 (s16)
-  __m256i mins;      // [min j] x 2 for j = 0..7 (s16), matching the 16 bsums
 };
 
 inline K4Scales k4_scales(const uint8_t* q) {
@@ -140,7 +139,6 @@ inline K4Scales k4_scales(const uint8_t* q) {
   k.group[1] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s01, s01));
   k.group[2] = _mm256_broadcastsi128_si256(_mm_unpacklo_epi32(s23, s23));
   k.group[3] = _mm256_broadcastsi128_si256(_mm_unpackhi_epi32(s23, s23));
-  k.mins = k4_mins16(w);
   return k;
 }
 
