@@ -53,7 +53,7 @@ std::shared_ptr<Gemma4Engine> Gemma4Engine::load(const EngineOptions& options) {
   if (proj != "gemma4a")
     throw Error(Errc::kModelInvalid, options.mmproj_path + ": clip.audio.projector_type is '" + proj +
                                          "', not 'gemma4a' (a Gemma 4 audio mmproj is needed)");
-  // The tokenizer (~0.4 s: hashing 262144 tokens and their merges) builds on a thread of its own while the
+  // The tokenizer (~0.2 s: hashing 262144 tokens and their merges) builds on a thread of its own while the
   // models load (the encoder's packing is the other long part); its errors surface through get().
   auto tokenizer = std::async(std::launch::async, [file = e->text_file_] {
     return std::make_unique<text::Tokenizer>(text::Tokenizer::from_gguf(*file));

@@ -1,6 +1,7 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <bit>
 #include <queue>
 
 #include "core/error.h"
@@ -133,8 +134,8 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
     t.types_[i] = (v >= 1 && v <= 6) ? static_cast<TokenType>(v) : TokenType::kUnused;
   }
 
-  t.ids_.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) t.ids_.emplace(t.texts_[i], static_cast<int32_t>(i));
+  t.symbols_.assign(std::bit_ceil(4 * n), SymbolSlot{});  // room for the texts merges add, without a rehash
+  for (size_t i = 0; i < n; ++i) t.add_symbol(static_cast<int32_t>(i));
 
   // Special ids come from the file; an id outside the vocabulary is a broken file.
   auto special_id = [&](const char* key) -> int32_t {
@@ -154,10 +155,10 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   for (int32_t id : {t.eos_, eot})
     if (id >= 0) t.eog_.push_back(id);
   for (std::string_view s : kEogTexts) {
-    if (auto it = t.ids_.find(s); it != t.ids_.end()) {
-      t.eog_.push_back(it->second);
+    if (const int32_t id = t.symbol_id(s); id >= 0) {
+      t.eog_.push_back(id);
       // An end-of-generation text is never plain text, whatever type the file gives it.
-      t.types_[it->second] = TokenType::kControl;
+      t.types_[id] = TokenType::kControl;
     }
   }
   std::sort(t.eog_.begin(), t.eog_.end());
@@ -167,7 +168,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   for (int b = 0; b < 256; ++b) {
     static const char* hex = "0123456789ABCDEF";
     const char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
-    if (auto it = t.ids_.find(std::string_view(name, 6)); it != t.ids_.end()) t.byte_tokens_[b] = it->second;
+    t.byte_tokens_[b] = t.symbol_id(std::string_view(name, 6));
   }
 
   t.pieces_.resize(n);
@@ -204,17 +205,20 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   t.merges_.reserve(merges.size());
   auto next_id = static_cast<int32_t>(n);
   auto intern = [&](std::string_view s) -> int32_t {
-    if (auto it = t.ids_.find(s); it != t.ids_.end()) return it->second;
-    t.ids_.emplace(std::string(s), next_id);
+    if (const int32_t id = t.symbol_id(s); id >= 0) return id;
+    t.extra_texts_.emplace_back(s);
+    t.add_symbol(next_id);
     return next_id++;
   };
+  std::string joined;
   for (size_t r = 0; r < merges.size(); ++r) {
     const std::string& m = merges[r];
     const size_t sp = m.find(' ', 1);
     if (sp == std::string::npos || sp + 1 >= m.size()) continue;  // malformed: cannot apply
     const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
     const int32_t l = intern(left), rr = intern(right);
-    const int32_t result = intern(std::string(left) + std::string(right));
+    joined.assign(left).append(right);
+    const int32_t result = intern(joined);
     // The first occurrence of a pair keeps its rank (llama.cpp's emplace does the same).
     t.merges_.insert(l, rr, Merge{static_cast<int32_t>(r), result});
   }
@@ -297,9 +301,9 @@ bool Tokenizer::is_eog(int32_t id) const {
 }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
-  auto it = ids_.find(text);
-  if (it == ids_.end() || it->second >= n_vocab()) return std::nullopt;
-  return it->second;
+  const int32_t id = symbol_id(text);
+  if (id < 0 || id >= n_vocab()) return std::nullopt;
+  return id;
 }
 
 int32_t Tokenizer::find_special(std::string_view text) const {
@@ -308,9 +312,43 @@ int32_t Tokenizer::find_special(std::string_view text) const {
                                        "' (is this a Gemma 4 model with audio support?)");
 }
 
+const std::string& Tokenizer::symbol_text(int32_t id) const {
+  return id < n_vocab() ? texts_[id] : extra_texts_[id - n_vocab()];
+}
+
 int32_t Tokenizer::symbol_id(std::string_view s) const {
-  auto it = ids_.find(s);
-  return it == ids_.end() ? -1 : it->second;
+  if (symbols_.empty()) return -1;
+  const uint64_t h = std::hash<std::string_view>{}(s);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  const size_t mask = symbols_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const SymbolSlot& slot = symbols_[i];
+    if (slot.id < 0) return -1;
+    if (slot.tag == tag && symbol_text(slot.id) == s) return slot.id;
+  }
+}
+
+void Tokenizer::add_symbol(int32_t id) {
+  if (2 * (n_symbols_ + 1) > symbols_.size()) {
+    std::vector<SymbolSlot> old = std::move(symbols_);
+    symbols_.assign(std::max<size_t>(1024, 2 * old.size()), SymbolSlot{});
+    n_symbols_ = 0;
+    for (const SymbolSlot& slot : old)
+      if (slot.id >= 0) add_symbol(slot.id);
+  }
+  const std::string& s = symbol_text(id);
+  const uint64_t h = std::hash<std::string_view>{}(s);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  const size_t mask = symbols_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    SymbolSlot& slot = symbols_[i];
+    if (slot.id < 0) {
+      slot = {tag, id};
+      ++n_symbols_;
+      return;
+    }
+    if (slot.tag == tag && symbol_text(slot.id) == s) return;
+  }
 }
 
 std::vector<Tokenizer::Fragment> Tokenizer::split_special(std::string_view text, bool parse_special) const {

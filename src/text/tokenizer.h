@@ -21,7 +21,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace hark::gguf {
@@ -121,13 +120,20 @@ class Tokenizer {
   std::vector<std::string> texts_;   // [n_vocab] vocabulary texts
   std::vector<TokenType> types_;     // [n_vocab]
   std::vector<std::string> pieces_;  // [n_vocab] decoded bytes (control tokens as their text)
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // text -> symbol id: the token id, or an id >= n_vocab for a text that only merges mention (as a side or a
-  // result), so that the merge loop works on integers only.
-  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
+  // result), so that the merge loop works on integers only. Open addressing over ids, the texts staying in
+  // texts_ and extra_texts_: a node-based map copied every text and took most of a 0.4 s load.
+  struct SymbolSlot {
+    uint32_t tag = 0;  // high half of the text's hash
+    int32_t id = -1;   // -1: empty
+  };
+  const std::string& symbol_text(int32_t id) const;
+  // Makes id findable by its text unless the text already has an id (the first one stays, as with the
+  // vocabulary's duplicate texts in llama.cpp).
+  void add_symbol(int32_t id);
+  std::vector<std::string> extra_texts_;  // symbol n_vocab + i: texts only merges mention
+  std::vector<SymbolSlot> symbols_;       // [power of two], at most half full
+  size_t n_symbols_ = 0;
   MergeTable merges_;
   std::vector<int32_t> byte_tokens_;  // [256] id of `<0xNN>`, -1 where absent
   std::vector<int32_t> specials_;     // control/user-defined/unknown ids, longest text first
