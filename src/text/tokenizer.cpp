@@ -316,16 +316,20 @@ const std::string& Tokenizer::symbol_text(int32_t id) const {
   return id < n_vocab() ? texts_[id] : extra_texts_[id - n_vocab()];
 }
 
-int32_t Tokenizer::symbol_id(std::string_view s) const {
-  if (symbols_.empty()) return -1;
+size_t Tokenizer::symbol_slot(std::string_view s, uint32_t& tag) const {
   const uint64_t h = std::hash<std::string_view>{}(s);
-  const auto tag = static_cast<uint32_t>(h >> 32);
+  tag = static_cast<uint32_t>(h >> 32);
   const size_t mask = symbols_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const SymbolSlot& slot = symbols_[i];
-    if (slot.id < 0) return -1;
-    if (slot.tag == tag && symbol_text(slot.id) == s) return slot.id;
+    if (slot.id < 0 || (slot.tag == tag && symbol_text(slot.id) == s)) return i;
   }
+}
+
+int32_t Tokenizer::symbol_id(std::string_view s) const {
+  if (symbols_.empty()) return -1;
+  uint32_t tag;
+  return symbols_[symbol_slot(s, tag)].id;
 }
 
 void Tokenizer::add_symbol(int32_t id) {
@@ -336,19 +340,11 @@ void Tokenizer::add_symbol(int32_t id) {
     for (const SymbolSlot& slot : old)
       if (slot.id >= 0) add_symbol(slot.id);
   }
-  const std::string& s = symbol_text(id);
-  const uint64_t h = std::hash<std::string_view>{}(s);
-  const auto tag = static_cast<uint32_t>(h >> 32);
-  const size_t mask = symbols_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    SymbolSlot& slot = symbols_[i];
-    if (slot.id < 0) {
-      slot = {tag, id};
-      ++n_symbols_;
-      return;
-    }
-    if (slot.tag == tag && symbol_text(slot.id) == s) return;
-  }
+  uint32_t tag;
+  SymbolSlot& slot = symbols_[symbol_slot(symbol_text(id), tag)];
+  if (slot.id >= 0) return;
+  slot = {tag, id};
+  ++n_symbols_;
 }
 
 std::vector<Tokenizer::Fragment> Tokenizer::split_special(std::string_view text, bool parse_special) const {

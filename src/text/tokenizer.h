@@ -128,6 +128,8 @@ class Tokenizer {
     int32_t id = -1;   // -1: empty
   };
   const std::string& symbol_text(int32_t id) const;
+  // The slot holding s, or the empty slot where it would go (symbols_ must not be empty); tag = its hash tag.
+  size_t symbol_slot(std::string_view s, uint32_t& tag) const;
   // Makes id findable by its text unless the text already has an id (the first one stays, as with the
   // vocabulary's duplicate texts in llama.cpp).
   void add_symbol(int32_t id);
