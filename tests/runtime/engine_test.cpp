@@ -119,17 +119,24 @@ TEST(Engine, CancellationStopsTheRequest) {
   }
 }
 
-TEST(Engine, MismatchedFilesAreRefused) {
+// Loading the two files fails with `code` and a message that names `mention`.
+void expect_load_error(const std::string& model, const std::string& mmproj, Errc code,
+                       const std::string& mention) {
   EngineOptions o;
-  o.model_path = test::fixture("gemma4-tiny/mmproj.gguf");
-  o.mmproj_path = test::fixture("gemma4-tiny/model.gguf");
+  o.model_path = model;
+  o.mmproj_path = mmproj;
   try {
     Gemma4Engine::load(o);
-    FAIL();
+    FAIL() << "loaded " << model << " + " << mmproj;
   } catch (const Error& err) {
-    EXPECT_EQ(err.code(), Errc::kModelInvalid);
-    EXPECT_NE(std::string(err.what()).find("--mmproj"), std::string::npos) << err.what();
+    EXPECT_EQ(err.code(), code);
+    EXPECT_NE(std::string(err.what()).find(mention), std::string::npos) << err.what();
   }
+}
+
+TEST(Engine, MismatchedFilesAreRefused) {
+  expect_load_error(test::fixture("gemma4-tiny/mmproj.gguf"), test::fixture("gemma4-tiny/model.gguf"),
+                    Errc::kModelInvalid, "--mmproj");
 }
 
 // The tokenizer builds on a thread of its own while the models load; its error must still be the load's.
@@ -141,16 +148,8 @@ TEST(Engine, ATokenizerErrorFailsTheLoad) {
   for (const gguf::TensorInfo& t : src.tensors()) w.add_tensor(t.name, t.type, t.ne, src.tensor_data(t));
   const std::string path = test::temp_dir() + "/engine-bad-tokenizer.gguf";
   w.write(path);
-  EngineOptions o;
-  o.model_path = path;
-  o.mmproj_path = test::fixture("gemma4-tiny/mmproj.gguf");
-  try {
-    Gemma4Engine::load(o);
-    FAIL();
-  } catch (const Error& err) {
-    EXPECT_EQ(err.code(), Errc::kUnsupported);
-    EXPECT_NE(std::string(err.what()).find("tokenizer.ggml.model"), std::string::npos) << err.what();
-  }
+  expect_load_error(path, test::fixture("gemma4-tiny/mmproj.gguf"), Errc::kUnsupported,
+                    "tokenizer.ggml.model");
 }
 
 }  // namespace

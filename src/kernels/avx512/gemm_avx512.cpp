@@ -124,18 +124,10 @@ void tile_of(const float* a, const B* b, int64_t kc, float* c, int64_t ldc, int 
   }
 }
 
-void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int rows, int cols, bool add) {
-  tile_of(a, b, kc, c, ldc, rows, cols, add);
-}
-void tile_h(const float* a, const uint16_t* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
-            bool add) {
-  tile_of(a, b, kc, c, ldc, rows, cols, add);
-}
-
 }  // namespace
 
 void fill_avx512_gemm(KernelTable& t) {
-  t.gemm_f16 = {kMr, kNr, pack_a, pack_b, tile, tile_h};
+  t.gemm_f16 = {kMr, kNr, pack_a, pack_b, tile_of<float>, tile_of<uint16_t>};
 }
 
 }  // namespace hark::kernels
