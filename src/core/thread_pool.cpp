@@ -3,6 +3,9 @@
 #include <immintrin.h>
 #include <unistd.h>
 
+#include <exception>
+#include <system_error>
+
 namespace hark {
 namespace {
 
@@ -105,6 +108,31 @@ void ThreadPool::worker(int ith) {
     entry_.fetch_sub(1, std::memory_order_acq_rel);
     if (!optional && pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
+}
+
+void run_in_two(const std::function<void(int64_t first, int64_t step)>& fn) {
+  std::exception_ptr helper_error;
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        fn(1, 2);
+      } catch (...) {
+        helper_error = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {
+    fn(0, 1);
+    return;
+  }
+  try {
+    fn(0, 2);
+  } catch (...) {
+    helper.join();
+    throw;
+  }
+  helper.join();
+  if (helper_error) std::rethrow_exception(helper_error);
 }
 
 }  // namespace hark

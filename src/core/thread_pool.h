@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -78,5 +79,12 @@ class ThreadPool {
   std::atomic<int> pending_{0};  // run_on_all: workers still to finish
   std::atomic<bool> stop_{false};
 };
+
+// One-off work at load (packing or copying weights) split over the calling thread and one helper thread
+// started for it: fn(0, 2) runs here and fn(1, 2) there, fn(first, step) taking items first, first + step,
+// ... An exception from either is rethrown here after both have stopped; where no thread can be started,
+// fn(0, 1) runs alone. Most of such work is first-touch page faults on new memory, which a second core
+// takes in parallel.
+void run_in_two(const std::function<void(int64_t first, int64_t step)>& fn);
 
 }  // namespace hark

@@ -13,10 +13,7 @@
 // groups), so every thread packs only the weights it multiplies and outputs are written by one thread.
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -180,10 +177,8 @@ PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const
   pw.nr = nr;
   const int64_t n_strips = (n_out + nr - 1) / nr;
   pw.data = HugeBuffer(sizeof(fp16_t) * static_cast<size_t>(n_strips * n_in * nr));  // zero-filled
-  // Two threads, each its own strips: most of the time goes to first-touch faults on the new memory, which
-  // a second core takes in parallel (E2B's mmproj on the dev VM: 1.7-1.9 s of loading on one thread,
-  // 1.0-1.9 s on two). An error from `read` in the helper is rethrown here; where no thread can be started,
-  // the caller packs alone.
+  // Two threads, each its own strips (run_in_two): on the dev VM, E2B's mmproj took 1.7-1.9 s of loading
+  // on one thread, 1.0-1.9 s on two.
   auto pack_strips = [&](int64_t first, int64_t step) {
     std::vector<fp16_t> rows(static_cast<size_t>(nr * n_in));
     for (int64_t j = first; j < n_strips; j += step) {
@@ -197,28 +192,7 @@ PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const
   if (n_strips < 8) {
     pack_strips(0, 1);
   } else {
-    std::exception_ptr helper_error;
-    std::thread helper;
-    try {
-      helper = std::thread([&] {
-        try {
-          pack_strips(1, 2);
-        } catch (...) {
-          helper_error = std::current_exception();
-        }
-      });
-    } catch (const std::system_error&) {
-      pack_strips(0, 1);
-      return pw;
-    }
-    try {
-      pack_strips(0, 2);
-    } catch (...) {
-      helper.join();
-      throw;
-    }
-    helper.join();
-    if (helper_error) std::rethrow_exception(helper_error);
+    run_in_two(pack_strips);
   }
   return pw;
 }

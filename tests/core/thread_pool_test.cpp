@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <numeric>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace hark {
@@ -74,6 +76,40 @@ TEST(ThreadPool, InterleavedDispatchKindsStayExact) {
   }
   for (int i = 0; i < 4; ++i) EXPECT_EQ(per_thread[i].load(), kRounds) << "thread " << i;
   EXPECT_EQ(items.load(), int64_t{37} * kRounds);
+}
+
+// run_in_two splits the items over two threads (two distinct ones: the helper is started for it), each
+// item once, and an exception on either side reaches the caller after both sides have stopped.
+TEST(RunInTwo, EachItemOnceOnTwoThreads) {
+  std::vector<std::atomic<int>> hits(101);
+  std::atomic<int> calls{0};
+  std::thread::id ids[2];
+  run_in_two([&](int64_t first, int64_t step) {
+    ASSERT_EQ(step, 2);
+    ids[first] = std::this_thread::get_id();
+    calls.fetch_add(1);
+    for (int64_t i = first; i < 101; i += step) hits[static_cast<size_t>(i)].fetch_add(1);
+  });
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_EQ(ids[0], std::this_thread::get_id());
+  for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(hits[i].load(), 1) << "item " << i;
+}
+
+TEST(RunInTwo, ErrorsOfEitherSideReachTheCaller) {
+  for (int64_t failing : {0, 1}) {
+    std::atomic<int> finished{0};
+    try {
+      run_in_two([&](int64_t first, int64_t) {
+        if (first == failing) throw std::runtime_error("side " + std::to_string(first));
+        finished.fetch_add(1);
+      });
+      FAIL() << "no error from side " << failing;
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()), "side " + std::to_string(failing));
+    }
+    EXPECT_EQ(finished.load(), 1);  // the other side ran to its end before the error came back
+  }
 }
 
 }  // namespace
