@@ -2,6 +2,7 @@
 // hyperparameter) must give Error(kModelInvalid) naming what is wrong, never a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -165,6 +166,34 @@ TEST(Gemma4Load, SparseLogitRowsMatchAllRows) {
   m.forward(ca, std::span<const Input>(&next, 1), after_all, pool);
   m.forward(cn, std::span<const Input>(&next, 1), after_none, pool);
   for (int64_t i = 0; i < kVocab; ++i) EXPECT_NEAR(after_none[i], after_all[i], 1e-5);
+}
+
+// The matrices every token reads are copied out of the file at load: changing the file's bytes for them
+// afterwards changes nothing. The embedding tables are still read from the file (one row per token).
+TEST(Gemma4Load, MatricesAreCopiedAtLoad) {
+  std::vector<uint8_t> bytes = build({});
+  const gguf::File file = gguf::File::parse(bytes, "synthetic");
+  const TextModel m = TextModel::load(file);
+  ThreadPool pool(1);
+  std::vector<Input> batch;
+  for (int32_t t = 0; t < 6; ++t) batch.push_back(Input::tok((t * 5) % kVocab, t == 5));
+  auto run = [&] {
+    KvCache cache = m.new_cache(16, 8);
+    std::vector<float> logits;
+    m.forward(cache, batch, logits, pool);
+    return logits;
+  };
+  const std::vector<float> before = run();
+  auto scribble = [&](const char* name) {
+    const std::span<const uint8_t> d = file.tensor_data(*file.find_tensor(name));
+    std::fill_n(bytes.begin() + (d.data() - bytes.data()), d.size(), uint8_t{0x7f});
+  };
+  for (const char* name : {"blk.0.attn_q.weight", "blk.1.ffn_up.weight", "blk.2.ffn_down.weight",
+                           "blk.1.proj.weight", "per_layer_model_proj.weight"})
+    scribble(name);
+  EXPECT_EQ(run(), before);
+  scribble("per_layer_token_embd.weight");
+  EXPECT_NE(run(), before);
 }
 
 TEST(Gemma4Load, MissingTensor) {

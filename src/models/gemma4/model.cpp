@@ -141,7 +141,53 @@ TextModel TextModel::load(std::shared_ptr<const gguf::File> file) {
       L.ple_post_norm = b.vec(blk(il, "post_norm"), n_embd);
     }
   }
+  m.copy_weights_to_memory();
   return m;
+}
+
+void TextModel::copy_weights_to_memory() {
+  std::vector<kernels::WeightView*> views{&output_, &ple_model_proj_};
+  for (Layer& L : layers_) {
+    for (kernels::WeightView* w :
+         {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down, &L.ple_gate, &L.ple_proj})
+      views.push_back(w);
+  }
+  std::erase_if(views, [](const kernels::WeightView* w) { return w->data == nullptr; });
+  auto bytes_of = [](const kernels::WeightView* w) {
+    return ggml_row_size(w->type, w->n_in) * static_cast<size_t>(w->n_out);
+  };
+  constexpr size_t kAlign = 64;
+  std::vector<size_t> at;  // [views] offset of each copy in resident_
+  size_t total = 0;
+  for (const kernels::WeightView* w : views) {
+    at.push_back(total);
+    total += (bytes_of(w) + kAlign - 1) / kAlign * kAlign;
+  }
+  try {
+    resident_ = HugeBuffer(total);
+  } catch (const Error&) {
+    return;  // kResourceExhausted: the kernels read the mapping instead
+  }
+  auto* base = static_cast<uint8_t*>(resident_.data());
+  // In pieces of 4 MiB shared out over two threads, so a large LM head is not left to one of them.
+  constexpr size_t kPiece = size_t{4} << 20;
+  struct Piece {
+    const uint8_t* src;
+    uint8_t* dst;
+    size_t n;
+  };
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < views.size(); ++i) {
+    const auto* src = static_cast<const uint8_t*>(views[i]->data);
+    const size_t bytes = bytes_of(views[i]);
+    for (size_t off = 0; off < bytes; off += kPiece)
+      pieces.push_back({src + off, base + at[i] + off, std::min(kPiece, bytes - off)});
+  }
+  run_in_two([&](int64_t first, int64_t step) {
+    for (size_t i = static_cast<size_t>(first); i < pieces.size(); i += static_cast<size_t>(step))
+      file_->copy_bytes(pieces[i].src, pieces[i].n, pieces[i].dst);
+  });
+  for (size_t i = 0; i < views.size(); ++i) views[i]->data = base + at[i];
 }
 
 KvCache TextModel::new_cache(int64_t n_ctx, int64_t n_ubatch) const {
