@@ -13,7 +13,7 @@
 namespace hark {
 namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugePage = kHugePageBytes;
 constexpr size_t kSmallPage = 4096;
 
 [[noreturn]] void out_of_memory(size_t bytes, int err) {
@@ -21,31 +21,43 @@ constexpr size_t kSmallPage = 4096;
               "cannot allocate " + std::to_string(bytes) + " bytes: " + std::strerror(err));
 }
 
+size_t mapped_bytes(size_t bytes) {
+  const size_t page = bytes < kHugePage ? kSmallPage : kHugePage;
+  return (bytes + page - 1) / page * page;
+}
+
 }  // namespace
 
-HugeBuffer::HugeBuffer(size_t bytes) : size_(bytes) {
-  if (bytes == 0) return;
+void* map_huge(size_t bytes) {
+  const size_t mapped = mapped_bytes(bytes);
   if (bytes < kHugePage) {
     // A huge page would be faulted in whole for a small block (the demo model's weights are tens of KB):
     // small blocks get ordinary pages.
-    mapped_ = (bytes + kSmallPage - 1) / kSmallPage * kSmallPage;
-    data_ = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (data_ == MAP_FAILED) out_of_memory(bytes, errno);
-    return;
+    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
   }
-  mapped_ = (bytes + kHugePage - 1) / kHugePage * kHugePage;
   // Map one huge page more than needed and trim, so the block starts on a 2 MiB boundary (a huge page can
   // only back an aligned range).
-  const size_t span = mapped_ + kHugePage;
+  const size_t span = mapped + kHugePage;
   void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) out_of_memory(bytes, errno);
+  if (p == MAP_FAILED) return nullptr;
   const auto base = reinterpret_cast<uintptr_t>(p);
   const uintptr_t start = (base + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
   if (start > base) ::munmap(p, start - base);
-  if (const size_t tail = base + span - (start + mapped_); tail > 0)
-    ::munmap(reinterpret_cast<void*>(start + mapped_), tail);
-  data_ = reinterpret_cast<void*>(start);
-  ::madvise(data_, mapped_, MADV_HUGEPAGE);  // advisory: without THP the pages are just small
+  if (const size_t tail = base + span - (start + mapped); tail > 0)
+    ::munmap(reinterpret_cast<void*>(start + mapped), tail);
+  ::madvise(reinterpret_cast<void*>(start), mapped, MADV_HUGEPAGE);  // advisory: without THP, small pages
+  return reinterpret_cast<void*>(start);
+}
+
+void unmap_huge(void* p, size_t bytes) {
+  if (p != nullptr) ::munmap(p, mapped_bytes(bytes));
+}
+
+HugeBuffer::HugeBuffer(size_t bytes) : size_(bytes) {
+  if (bytes == 0) return;
+  data_ = map_huge(bytes);
+  if (data_ == nullptr) out_of_memory(bytes, errno);
 }
 
 HugeBuffer::~HugeBuffer() {
@@ -53,24 +65,21 @@ HugeBuffer::~HugeBuffer() {
 }
 
 HugeBuffer::HugeBuffer(HugeBuffer&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)),
-      size_(std::exchange(o.size_, 0)),
-      mapped_(std::exchange(o.mapped_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 HugeBuffer& HugeBuffer::operator=(HugeBuffer&& o) noexcept {
   if (this != &o) {
     release();
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
-    mapped_ = std::exchange(o.mapped_, 0);
   }
   return *this;
 }
 
 void HugeBuffer::release() {
-  if (data_ != nullptr) ::munmap(data_, mapped_);
+  unmap_huge(data_, size_);
   data_ = nullptr;
-  size_ = mapped_ = 0;
+  size_ = 0;
 }
 
 }  // namespace hark

@@ -44,7 +44,7 @@ GemmSplit::Task GemmSplit::task(int64_t i) const {
           (mi + 1) * m_strips / parts};
 }
 
-void* gemm_scratch(std::vector<uint8_t>& v, size_t bytes) {
+void* gemm_scratch(HugeVector<uint8_t>& v, size_t bytes) {
   if (v.size() < bytes + 64) v.resize(bytes + 64);
   const auto p = reinterpret_cast<uintptr_t>(v.data());
   return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
@@ -86,7 +86,7 @@ namespace {
 // The packed activations, one buffer per thread for both GEMM entry points (a thread_local in the template
 // below would be one per instantiation).
 float* a_scratch(size_t bytes) {
-  thread_local std::vector<uint8_t> store;
+  thread_local HugeVector<uint8_t> store;
   return static_cast<float*>(gemm_scratch(store, bytes));
 }
 
@@ -157,7 +157,7 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
   const int64_t K = w.n_in;
   const fp16_t* wd = static_cast<const fp16_t*>(w.data);
   auto b_panel = [&](int64_t p, int64_t kc, int64_t j, int cols) {
-    thread_local std::vector<uint8_t> b_store;
+    thread_local HugeVector<uint8_t> b_store;
     float* bp = static_cast<float*>(gemm_scratch(b_store, sizeof(float) * kKc * g.nr));
     g.pack_b(wd + j * g.nr * K + p * kKc, K, cols, kc, bp);
     return static_cast<const float*>(bp);

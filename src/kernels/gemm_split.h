@@ -7,13 +7,14 @@
 #include <functional>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "core/thread_pool.h"
 
 namespace hark::kernels {
 
 // At least `bytes` of 64-byte aligned memory in `v`, grown as needed and kept: with a thread_local `v`,
 // steady-state calls do not allocate.
-void* gemm_scratch(std::vector<uint8_t>& v, size_t bytes);
+void* gemm_scratch(HugeVector<uint8_t>& v, size_t bytes);
 
 // Output columns in groups of `group` weight strips; token strips in `parts` ranges, as many as give every
 // thread about 4 tasks (a descheduled thread's share is then picked up by the others). Each output is

@@ -132,7 +132,7 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
   const size_t x_stride = ggml_row_size(at, w.n_in);
   const uint8_t* xa = reinterpret_cast<const uint8_t*>(x);
   // Converted activations: [n_tok][x_stride bytes]. Kept per thread so steady-state calls do not allocate.
-  thread_local std::vector<uint8_t> act;
+  thread_local HugeVector<uint8_t> act;
   if (at != GgmlType::F32) {
     if (act.size() < n_tok * x_stride) act.resize(n_tok * x_stride);
     const ConvertFn convert = k.from_float[static_cast<int>(at)];

@@ -54,5 +54,30 @@ TEST(HugeBuffer, EmptyHasNoMemory) {
   EXPECT_EQ(e.size(), 0u);
 }
 
+// HugeVector: a std::vector whose blocks of 2 MiB and more start on a 2 MiB boundary (so huge pages can
+// back them; under AddressSanitizer they come from operator new like the small ones, for its checks).
+TEST(HugeVector, LargeBlocksAreAlignedAndBehaveAsVectors) {
+  HugeVector<float> v(size_t{3} << 20);  // 12 MiB
+  for (size_t i = 0; i < v.size(); i += 1021) ASSERT_EQ(v[i], 0.0f) << i;
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kHugePageBytes, 0u);
+#endif
+  v[5] = 1.5f;
+  v.back() = 2.5f;
+  v.resize(v.size() * 2);  // moves to a new block
+  EXPECT_EQ(v[5], 1.5f);
+  EXPECT_EQ(v[(size_t{3} << 20) - 1], 2.5f);
+  EXPECT_EQ(v.back(), 0.0f);
+  const HugeVector<float> copy = v;
+  EXPECT_EQ(copy, v);
+  HugeVector<float> small(10, 1.0f);  // from operator new
+  small.push_back(2.0f);
+  EXPECT_EQ(small.size(), 11u);
+  EXPECT_EQ(small.back(), 2.0f);
+  v.clear();
+  v.shrink_to_fit();
+  EXPECT_EQ(v.capacity(), 0u);
+}
+
 }  // namespace
 }  // namespace hark

@@ -233,7 +233,7 @@ void gemm_f16_amx(const WeightView& w, const float* x, int64_t M, float* y, Thre
   const int64_t k_blocks = (n_chunks + kBlockChunks - 1) / kBlockChunks;
   const fp16_t* wd = static_cast<const fp16_t*>(w.data);
 
-  thread_local std::vector<uint8_t> a_store;
+  thread_local HugeVector<uint8_t> a_store;
   uint16_t* a =
       static_cast<uint16_t*>(gemm_scratch(a_store, sizeof(uint16_t) * 2 * m_pairs * n_chunks * 2 * kTile));
   auto pack_all_a = [&](int64_t b, int64_t e) {
@@ -242,7 +242,7 @@ void gemm_f16_amx(const WeightView& w, const float* x, int64_t M, float* y, Thre
 
   const GemmSplit split = gemm_split(pool != nullptr ? pool->size() : 1, n_pairs, kGroupPairs, m_pairs);
   auto run_tasks = [&](int64_t b, int64_t e) {
-    thread_local std::vector<uint8_t> b_store;
+    thread_local HugeVector<uint8_t> b_store;
     uint16_t* bp = static_cast<uint16_t*>(gemm_scratch(b_store, sizeof(uint16_t) * kGroupPairs * kStripB));
     configure_tiles();
     for (int64_t task = b; task < e; ++task) {

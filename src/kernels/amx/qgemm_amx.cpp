@@ -279,7 +279,7 @@ void write_y(const float* acc, int64_t ld, int64_t n_tok, int64_t o0, int64_t n_
 template <class F>
 void qgemm_amx(const WeightView& w, const uint8_t* xq, size_t xs, int64_t n_tok, float* y, ThreadPool* pool) {
   const int64_t nb = w.n_in / kQK_K, n_tt = (n_tok + kRows - 1) / kRows, ld = n_tt * kRows;
-  thread_local std::vector<uint8_t> b_store, dx_store;
+  thread_local HugeVector<uint8_t> b_store, dx_store;
   int8_t* b_tiles = static_cast<int8_t*>(gemm_scratch(b_store, n_tt * nb * kBlockB));
   float* dx = static_cast<float*>(gemm_scratch(dx_store, sizeof(float) * n_tt * nb * kRows));
   auto pack = [&](int64_t b, int64_t e) {
@@ -289,7 +289,7 @@ void qgemm_amx(const WeightView& w, const uint8_t* xq, size_t xs, int64_t n_tok,
   const size_t ws = ggml_row_size(w.type, w.n_in);
   const int64_t n_groups = (w.n_out + kTaskRows - 1) / kTaskRows;
   auto run = [&](int64_t g0, int64_t g1) {
-    thread_local std::vector<uint8_t> a_store, acc_store;
+    thread_local HugeVector<uint8_t> a_store, acc_store;
     uint8_t* a = static_cast<uint8_t*>(gemm_scratch(a_store, kMaxBlockA));
     float* acc = static_cast<float*>(gemm_scratch(acc_store, sizeof(float) * kTaskRows * ld));
     alignas(64) int32_t c[2 * F::kPlanes * kRows * kRows];

@@ -27,8 +27,8 @@ namespace {
 // Gemma 4 relies on the q/k norms and uses no 1/sqrt(head_dim) factor in the attention scores.
 constexpr float kAttnScale = 1.0f;
 
-template <typename T>
-T* grow(std::vector<T>& v, int64_t n) {
+template <typename V>
+auto* grow(V& v, int64_t n) {
   const size_t want = static_cast<size_t>(n);
   if (v.size() < want) v.resize(std::max(want, v.size() * 2));
   return v.data();

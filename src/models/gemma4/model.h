@@ -72,7 +72,8 @@ class TextModel;
 
 // The state of one sequence: K/V of every layer that owns a cache (F16, as llama.cpp stores them; full
 // layers linearly by position, sliding layers in a ring of n_swa + n_ubatch slots) plus scratch buffers
-// sized on first use, so steady-state decoding allocates nothing.
+// sized on first use, so steady-state decoding allocates nothing. Both on 2 MiB pages where large (a
+// ubatch's activations are rewritten by every layer).
 class KvCache {
  public:
   int64_t n_ctx() const { return n_ctx_; }
@@ -84,28 +85,28 @@ class KvCache {
   struct Layer {
     int64_t capacity = 0;  // slots per kv head; position p lives in slot p % capacity
     int64_t head_dim = 0;
-    std::vector<fp16_t> k;  // [n_head_kv][capacity][head_dim]
-    std::vector<fp16_t> v;  // [n_head_kv][capacity][head_dim]
+    HugeVector<fp16_t> k;  // [n_head_kv][capacity][head_dim]
+    HugeVector<fp16_t> v;  // [n_head_kv][capacity][head_dim]
   };
   struct Scratch {
     std::vector<int32_t> rows;       // [n] batch index of each active row (see forward_ubatch)
-    std::vector<float> x;            // [T][n_embd] residual stream
-    std::vector<float> h;            // [T][n_embd] normed input of a sub-block
-    std::vector<float> o;            // [T][n_embd] sub-block output
-    std::vector<float> q;            // [T][n_head][head_dim]
-    std::vector<float> k;            // [T][n_head_kv][head_dim]
-    std::vector<float> v;            // [T][n_head_kv][head_dim]
-    std::vector<float> attn;         // [T][n_head][head_dim]
-    std::vector<float> gate;         // [T][n_ff]
-    std::vector<float> up;           // [T][n_ff]
-    std::vector<float> ple;          // [T][n_layer][n_embd_per_layer] per-layer inputs
-    std::vector<float> ple_tmp;      // [T][n_layer * n_embd_per_layer]
+    HugeVector<float> x;             // [T][n_embd] residual stream
+    HugeVector<float> h;             // [T][n_embd] normed input of a sub-block
+    HugeVector<float> o;             // [T][n_embd] sub-block output
+    HugeVector<float> q;             // [T][n_head][head_dim]
+    HugeVector<float> k;             // [T][n_head_kv][head_dim]
+    HugeVector<float> v;             // [T][n_head_kv][head_dim]
+    HugeVector<float> attn;          // [T][n_head][head_dim]
+    HugeVector<float> gate;          // [T][n_ff]
+    HugeVector<float> up;            // [T][n_ff]
+    HugeVector<float> ple;           // [T][n_layer][n_embd_per_layer] per-layer inputs
+    HugeVector<float> ple_tmp;       // [T][n_layer * n_embd_per_layer]
     std::vector<uint8_t> row_bytes;  // one embedding row as stored, read from the file
-    std::vector<float> ple_gate;     // [T][n_embd_per_layer]
-    std::vector<float> qg;           // [rows][head_dim] queries of one kv head, rows = T * heads per kv head
-    std::vector<float> scores;       // [rows][window] attention weights
-    std::vector<fp16_t> kwin;        // [window][head_dim] K gathered when the ring wraps
-    std::vector<float> out;          // [n_out][n_embd] final-normed rows that produce logits
+    HugeVector<float> ple_gate;      // [T][n_embd_per_layer]
+    HugeVector<float> qg;            // [rows][head_dim] queries of one kv head, rows = T * heads per kv head
+    HugeVector<float> scores;        // [rows][window] attention weights
+    HugeVector<fp16_t> kwin;         // [window][head_dim] K gathered when the ring wraps
+    HugeVector<float> out;           // [n_out][n_embd] final-normed rows that produce logits
   };
   std::vector<Layer> layers_;  // [n_layer_kv]
   int64_t n_ctx_ = 0;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/huge_buffer.h"
 #include "kernels/kernels.h"
 #include "models/gemma4a/ops.h"
 #include "models/gemma4a/weights.h"
@@ -19,26 +20,28 @@ constexpr float kSoftcap = 50.0f;
 // The FFN halves are added with weight 0.5 (Macaron-style conformer).
 constexpr float kFfnResidualWeight = 0.5f;
 
-void record(Trace* trace, const std::string& name, const std::vector<float>& x, int64_t n) {
+// Activations of a chunk (750 tokens: 3-16 MB each), rewritten by every block: on 2 MiB pages.
+using Buf = HugeVector<float>;
+
+void record(Trace* trace, const std::string& name, const Buf& x, int64_t n) {
   if (!trace) return;
   trace->tensors[name + "." + std::to_string(trace->chunk)].assign(x.begin(), x.begin() + n);
 }
 
 // Scratch buffers of one encode call, sized once for n_tok tokens.
 struct Scratch {
-  std::vector<float> h;    // [n_tok][n_embd] normed input of a sub-module
-  std::vector<float> ff;   // [n_tok][max(n_ff, 2*n_embd)] FFN hidden / conv_pw1 output
-  std::vector<float> o;    // [n_tok][n_embd] sub-module output
-  std::vector<float> q;    // [n_tok][n_embd]
-  std::vector<float> k;    // [n_tok][n_embd]
-  std::vector<float> v;    // [n_tok][n_embd]
-  std::vector<float> rel;  // [kAttnWindow][n_embd] projected relative positions
+  Buf h;    // [n_tok][n_embd] normed input of a sub-module
+  Buf ff;   // [n_tok][max(n_ff, 2*n_embd)] FFN hidden / conv_pw1 output
+  Buf o;    // [n_tok][n_embd] sub-module output
+  Buf q;    // [n_tok][n_embd]
+  Buf k;    // [n_tok][n_embd]
+  Buf v;    // [n_tok][n_embd]
+  Buf rel;  // [kAttnWindow][n_embd] projected relative positions
 };
 
 // x += 0.5 * post_norm(down(silu(up(norm(x)))))
 void half_ffn(const Hparams& hp, const std::vector<float>& norm, const Linear& up, const Linear& down,
-              const std::vector<float>& post_norm, int64_t n, std::vector<float>& x, Scratch& s,
-              ThreadPool& pool) {
+              const std::vector<float>& post_norm, int64_t n, Buf& x, Scratch& s, ThreadPool& pool) {
   const int64_t E = hp.n_embd;
   kernels::rms_norm(x.data(), norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::linear(up, s.h.data(), n, s.ff.data(), pool);
@@ -49,8 +52,8 @@ void half_ffn(const Hparams& hp, const std::vector<float>& norm, const Linear& u
 }
 
 // x += post_norm(out(local_attention(norm(x))))
-void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos, int64_t n,
-               std::vector<float>& x, Scratch& s, ThreadPool& pool) {
+void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos, int64_t n, Buf& x,
+               Scratch& s, ThreadPool& pool) {
   const int64_t E = hp.n_embd;
   const int D = hp.d_head;
   kernels::rms_norm(x.data(), L.attn_pre_norm.data(), s.h.data(), n, E, hp.eps, &pool);
@@ -79,8 +82,7 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
 }
 
 // x += pw2(silu(norm(dwconv(glu(pw1(norm(x)))))))
-void light_conv(const Hparams& hp, const Block& L, int64_t n, std::vector<float>& x, Scratch& s,
-                ThreadPool& pool) {
+void light_conv(const Hparams& hp, const Block& L, int64_t n, Buf& x, Scratch& s, ThreadPool& pool) {
   const int64_t E = hp.n_embd;
   kernels::rms_norm(x.data(), L.conv_pre_norm.data(), s.h.data(), n, E, hp.eps, &pool);
   ops::linear(L.conv_pw1, s.h.data(), n, s.ff.data(), pool);  // [n][2E]
@@ -125,27 +127,27 @@ std::vector<float> AudioEncoder::encode(std::span<const float> mel, int n_frames
 
   // --- Subsampling: two stride-2 convs over (time, frequency), channels innermost.
   // in0 [n_frames][n_mel][1]: the mel transposed so time is the outer axis.
-  std::vector<float> in0(mel.size());
+  Buf in0(mel.size());
   pool.parallel_for(n_frames, 64, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
       for (int f = 0; f < hp.n_mel; ++f) in0[t * hp.n_mel + f] = mel[static_cast<size_t>(f) * n_frames + t];
   });
   const int t1 = (n_frames + 1) / 2, f1 = (hp.n_mel + 1) / 2;
   const int c0 = w.conv_channels[0], c1 = w.conv_channels[1];
-  std::vector<float> s1(static_cast<size_t>(t1) * f1 * c0);  // [t1][f1][c0]
+  Buf s1(static_cast<size_t>(t1) * f1 * c0);  // [t1][f1][c0]
   ops::conv2d_s2(in0.data(), n_frames, hp.n_mel, 1, w.conv[0], s1.data(), pool);
   ops::layer_norm(s1.data(), s1.data(), static_cast<int64_t>(t1) * f1, c0, w.conv_norm[0].data(), hp.eps,
                   pool);
   ops::relu(s1.data(), static_cast<int64_t>(s1.size()), pool);
 
   const int n = (t1 + 1) / 2, f2 = (f1 + 1) / 2;
-  std::vector<float> s2(static_cast<size_t>(n) * f2 * c1);  // [n][f2][c1] = [n][f2*c1] flattened
+  Buf s2(static_cast<size_t>(n) * f2 * c1);  // [n][f2][c1] = [n][f2*c1] flattened
   ops::conv2d_s2(s1.data(), t1, f1, c0, w.conv[1], s2.data(), pool);
   ops::layer_norm(s2.data(), s2.data(), static_cast<int64_t>(n) * f2, c1, w.conv_norm[1].data(), hp.eps,
                   pool);
   ops::relu(s2.data(), static_cast<int64_t>(s2.size()), pool);
 
-  std::vector<float> x(static_cast<size_t>(n * E));  // [n][E] the conformer's residual stream
+  Buf x(static_cast<size_t>(n * E));  // [n][E] the conformer's residual stream
   ops::linear(w.input_proj, s2.data(), n, x.data(), pool);
   record(trace, "audio.subsampled", x, n * E);
 
@@ -173,7 +175,7 @@ std::vector<float> AudioEncoder::encode(std::span<const float> mel, int n_frames
 
   // --- Output projection and the multimodal embedder.
   const int64_t n_pre = w.pre_encode_out.w.n_out;
-  std::vector<float> pre(static_cast<size_t>(n * n_pre));  // [n][n_pre]
+  Buf pre(static_cast<size_t>(n * n_pre));  // [n][n_pre]
   ops::linear(w.pre_encode_out, x.data(), n, pre.data(), pool);
   kernels::rms_norm(pre.data(), w.soft_emb_norm.empty() ? nullptr : w.soft_emb_norm.data(), pre.data(), n,
                     n_pre, hp.eps, &pool);
