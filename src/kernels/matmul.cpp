@@ -202,6 +202,11 @@ void softcap(float* x, int64_t n, float cap) {
   active_kernels().softcap(x, n, cap);
 }
 
+float log_sum_exp(const float* x, int64_t n) {
+  if (n < 1) throw Error(Errc::kInvalidArgument, "log_sum_exp: no values");
+  return active_kernels().log_sum_exp(x, n);
+}
+
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps,
               ThreadPool* pool) {
   const RmsNormFn row = active_kernels().rms_norm;

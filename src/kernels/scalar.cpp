@@ -275,6 +275,15 @@ void softcap_scalar(float* x, int64_t n, float cap) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
+float log_sum_exp_scalar(const float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  if (!std::isfinite(mx)) return mx;
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i] - mx));
+  return mx + static_cast<float>(std::log(s));
+}
+
 void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n, float eps) {
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
@@ -359,6 +368,7 @@ void fill_scalar(KernelTable& t) {
   t.glu = glu_scalar;
   t.gelu_mul = gelu_mul_scalar;
   t.softcap = softcap_scalar;
+  t.log_sum_exp = log_sum_exp_scalar;
   t.rms_norm = rms_norm_scalar;
   t.attend_f16 = attend_f16_scalar;
   t.softmax_values_f16 = softmax_values_f16_scalar;

@@ -8,6 +8,7 @@
 #include "audio/mel.h"
 #include "audio/vad.h"
 #include "core/error.h"
+#include "kernels/kernels.h"
 #include "runtime/quality.h"
 #include "runtime/windowing.h"
 
@@ -144,7 +145,7 @@ Gemma4Engine::Generation Gemma4Engine::generate(const text::Prompt& prompt,
     if (callbacks.cancelled && callbacks.cancelled()) throw Error(Errc::kCancelled, "request cancelled");
     const Sampler::Pick pick = sampler.sample(logits);
     if (g.tokens.empty()) {
-      const float lse = log_sum_exp(logits);
+      const float lse = kernels::log_sum_exp(logits.data(), static_cast<int64_t>(logits.size()));
       for (int32_t id = 0; id < static_cast<int32_t>(logits.size()); ++id)
         if (tokenizer_->is_eog(id)) g.first_eog_prob += std::exp(logits[static_cast<size_t>(id)] - lse);
     }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/kernels.h"
 
 namespace hark::runtime {
 
@@ -19,15 +20,6 @@ void validate(const SamplingParams& p) {
   if (!(p.min_p >= 0.0f && p.min_p < 1.0f)) bad("min_p", p.min_p, "[0, 1)");
 }
 
-float log_sum_exp(std::span<const float> logits) {
-  float mx = -INFINITY;
-  for (float v : logits) mx = std::max(mx, v);
-  if (!std::isfinite(mx)) return mx;
-  double s = 0;
-  for (float v : logits) s += std::exp(double(v - mx));
-  return mx + static_cast<float>(std::log(s));
-}
-
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {
   validate(params_);
 }
@@ -37,7 +29,7 @@ Sampler::Pick Sampler::sample(std::span<const float> logits) {
   int32_t best = 0;
   for (size_t i = 1; i < logits.size(); ++i)
     if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-  const float lse = log_sum_exp(logits);
+  const float lse = kernels::log_sum_exp(logits.data(), static_cast<int64_t>(logits.size()));
   if (params_.temperature <= 0.0f) return {best, logits[best] - lse};
 
   // Candidates: tokens within 30 nats (at this temperature) of the best; the rest cannot be drawn.

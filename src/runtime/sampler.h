@@ -38,7 +38,4 @@ class Sampler {
   std::vector<std::pair<float, int32_t>> candidates_;  // scratch, reused across steps
 };
 
-// log(sum(exp(logits))) computed stably.
-float log_sum_exp(std::span<const float> logits);
-
 }  // namespace hark::runtime

@@ -6,6 +6,7 @@
 // The GELU gate looks up the same F16 table on every ISA, so it must match bit for bit. RMS-norm: below.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -103,6 +104,31 @@ TEST_P(Act, SoftcapMatchesScalar) {
     for (int64_t i = 0; i < n; ++i)
       ASSERT_TRUE(close(got[i], want[i])) << "softcap(" << x[i] << ") = " << got[i] << " want " << want[i];
   }
+}
+
+// log-sum-exp over logits as the LM head gives them (soft-capped to +-30), with ties for the largest,
+// -inf entries and values so far below the largest that their terms vanish: within 1e-6 of the scalar
+// std::exp form (each SIMD exp is within ~1e-7 relative, the sum in double). All -inf gives -inf.
+TEST_P(Act, LogSumExpMatchesScalar) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  std::mt19937 rng(12);
+  std::normal_distribution<float> d(0.0f, 8.0f);
+  for (int64_t n : {1, 15, 16, 17, 4099, 262144}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = std::clamp(d(rng), -30.0f, 30.0f);
+    for (int64_t i = 3; i < n; i += 97) x[static_cast<size_t>(i)] = -INFINITY;
+    for (int64_t i = 5; i < n; i += 211) x[static_cast<size_t>(i)] = -200.0f;
+    if (n > 20) x[7] = x[19] = 31.0f;  // a tied largest
+    const float want = kernel_table(Isa::kScalar).log_sum_exp(x.data(), n);
+    const float got = kernel_table(isa).log_sum_exp(x.data(), n);
+    ASSERT_TRUE(std::isfinite(want)) << n;
+    EXPECT_NEAR(got, want, 1e-6f * std::max(1.0f, std::fabs(want))) << "n " << n;
+  }
+  const std::vector<float> none(33, -INFINITY);
+  EXPECT_EQ(kernel_table(isa).log_sum_exp(none.data(), 33), -INFINITY);
+  const float one = 2.5f;
+  EXPECT_EQ(kernel_table(isa).log_sum_exp(&one, 1), 2.5f);
 }
 
 // RMS-norm: the same double sum in another order, then the same float operations, so the results agree to

@@ -4,6 +4,7 @@
 // twin's bits; tanh (soft-cap) is built on the same exp.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -100,6 +101,36 @@ void softcap16(float* x, int64_t n, float cap) {
   }
 }
 
+// The largest value over 16 lanes, then exp16(x - m) (at most 1 and at least e^-87, flushed to 0 below:
+// terms under 1e-38 of the largest) summed in double over 16 lanes.
+float log_sum_exp16(const float* x, int64_t n) {
+  __m512 mv = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += 16)
+    mv = _mm512_maskz_max_ps(0xffff, mv,
+                             _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail16(n - i), x + i));
+  alignas(64) float lanes[16];  // (GCC 12's _mm512_reduce_max_ps trips -Wuninitialized)
+  _mm512_store_ps(lanes, mv);
+  float mx = lanes[0];
+  for (float v : lanes) mx = std::max(mx, v);
+  if (!std::isfinite(mx)) return mx;
+  const __m512 m = _mm512_set1_ps(mx);
+  const __m512 floor = _mm512_set1_ps(-exp_poly::kClamp);
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail16(n - i), x + i), m);
+    // Lanes past the end and terms exp16 would clamp (x - m < -87, including -inf) add nothing.
+    const __mmask16 keep = tail16(n - i) & _mm512_cmp_ps_mask(d, floor, _CMP_GE_OQ);
+    const __m512 e = _mm512_maskz_mov_ps(keep, exp16(d));
+    lo = _mm512_add_pd(lo, _mm512_maskz_cvtps_pd(0xff, _mm512_maskz_extractf32x8_ps(0xff, e, 0)));
+    hi = _mm512_add_pd(hi, _mm512_maskz_cvtps_pd(0xff, _mm512_maskz_extractf32x8_ps(0xff, e, 1)));
+  }
+  alignas(64) double part[8];  // (GCC 12's _mm512_reduce_add_pd trips -Wuninitialized)
+  _mm512_store_pd(part, _mm512_add_pd(lo, hi));
+  double sum = 0;
+  for (double p : part) sum += p;
+  return mx + static_cast<float>(std::log(sum));
+}
+
 // The squares summed in double over 16 lanes (each product exact, as the twin's), then the same float
 // scale and products as the twin.
 void rms_norm16(const float* x, const float* w, float* y, int64_t n, float eps) {
@@ -132,6 +163,7 @@ void fill_avx512_act(KernelTable& t) {
   t.glu = glu16;
   t.gelu_mul = gelu_mul16;
   t.softcap = softcap16;
+  t.log_sum_exp = log_sum_exp16;
   t.rms_norm = rms_norm16;
 }
 
