@@ -13,7 +13,6 @@
 namespace hark {
 namespace {
 
-constexpr size_t kHugePage = kHugePageBytes;
 constexpr size_t kSmallPage = 4096;
 
 [[noreturn]] void out_of_memory(size_t bytes, int err) {
@@ -22,7 +21,7 @@ constexpr size_t kSmallPage = 4096;
 }
 
 size_t mapped_bytes(size_t bytes) {
-  const size_t page = bytes < kHugePage ? kSmallPage : kHugePage;
+  const size_t page = bytes < kHugePageBytes ? kSmallPage : kHugePageBytes;
   return (bytes + page - 1) / page * page;
 }
 
@@ -30,7 +29,7 @@ size_t mapped_bytes(size_t bytes) {
 
 void* map_huge(size_t bytes) {
   const size_t mapped = mapped_bytes(bytes);
-  if (bytes < kHugePage) {
+  if (bytes < kHugePageBytes) {
     // A huge page would be faulted in whole for a small block (the demo model's weights are tens of KB):
     // small blocks get ordinary pages.
     void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -38,11 +37,11 @@ void* map_huge(size_t bytes) {
   }
   // Map one huge page more than needed and trim, so the block starts on a 2 MiB boundary (a huge page can
   // only back an aligned range).
-  const size_t span = mapped + kHugePage;
+  const size_t span = mapped + kHugePageBytes;
   void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   const auto base = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t start = (base + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  const uintptr_t start = (base + kHugePageBytes - 1) & ~(uintptr_t{kHugePageBytes} - 1);
   if (start > base) ::munmap(p, start - base);
   if (const size_t tail = base + span - (start + mapped); tail > 0)
     ::munmap(reinterpret_cast<void*>(start + mapped), tail);
