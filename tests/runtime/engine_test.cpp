@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "audio/decode.h"
 #include "core/error.h"
@@ -139,17 +140,36 @@ TEST(Engine, MismatchedFilesAreRefused) {
                     Errc::kModelInvalid, "--mmproj");
 }
 
-// The tokenizer builds on a thread of its own while the models load; its error must still be the load's.
-TEST(Engine, ATokenizerErrorFailsTheLoad) {
-  const gguf::File src = gguf::File::open(test::fixture("gemma4-tiny/model.gguf"));
+// A copy of fixture `name` at `out` (in the temp dir), edited by `edit` before its tensors are added, and
+// without the tensor `drop` (if not empty).
+std::string edited_copy(const std::string& name, const std::string& out,
+                        const std::function<void(gguf::Writer&)>& edit, const std::string& drop = "") {
+  const gguf::File src = gguf::File::open(test::fixture(name));
   gguf::Writer w(src.alignment());
   for (const auto& [key, value] : src.kvs()) w.set(key, value);
-  w.set_string("tokenizer.ggml.model", "llama");
-  for (const gguf::TensorInfo& t : src.tensors()) w.add_tensor(t.name, t.type, t.ne, src.tensor_data(t));
-  const std::string path = test::temp_dir() + "/engine-bad-tokenizer.gguf";
+  edit(w);
+  for (const gguf::TensorInfo& t : src.tensors())
+    if (t.name != drop) w.add_tensor(t.name, t.type, t.ne, src.tensor_data(t));
+  const std::string path = test::temp_dir() + "/" + out;
   w.write(path);
+  return path;
+}
+
+// The tokenizer and the encoder load on threads of their own while the text model loads; their errors
+// must still be the load's.
+TEST(Engine, ATokenizerErrorFailsTheLoad) {
+  const std::string path =
+      edited_copy("gemma4-tiny/model.gguf", "engine-bad-tokenizer.gguf",
+                  [](gguf::Writer& w) { w.set_string("tokenizer.ggml.model", "llama"); });
   expect_load_error(path, test::fixture("gemma4-tiny/mmproj.gguf"), Errc::kUnsupported,
                     "tokenizer.ggml.model");
+}
+
+TEST(Engine, AnEncoderErrorFailsTheLoad) {
+  const std::string path = edited_copy(
+      "gemma4-tiny/mmproj.gguf", "engine-bad-mmproj.gguf", [](gguf::Writer&) {}, "a.blk.0.attn_q.weight");
+  expect_load_error(test::fixture("gemma4-tiny/model.gguf"), path, Errc::kModelInvalid,
+                    "a.blk.0.attn_q.weight");
 }
 
 }  // namespace
