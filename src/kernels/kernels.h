@@ -69,7 +69,7 @@ void gelu_mul(const float* g, const float* u, float* y, int64_t n);
 void softcap(float* x, int64_t n, float cap);
 // log(sum_i exp(x[i])) over n >= 1 values without NaN (a token's log-partition, for log-probabilities):
 // m + log(sum_i exp(x[i] - m)) with m the largest, the sum in double; -inf when every x[i] is -inf. Within
-// ~1e-6 of the scalar twin's std::exp form.
+// a few ulp of the scalar twin's std::exp form.
 float log_sum_exp(const float* x, int64_t n);
 
 // Each of the n_rows rows of x [n_rows][n]: y = (x * (1 / sqrt(mean(x^2) + eps))) * w (w may be null =
