@@ -2,13 +2,13 @@
 // products (each output a horizontal sum, activations re-read per row tile); here each output tile lives in
 // registers while k runs, fed from two packed panels:
 //   - A (activations, rounded to f16 as matmul rounds them): packed once per call, [k block][token strip]
-//     panels of [kc][mr], shared read-only by all threads; one k block of all tokens (750 x 384 floats,
-//     1.1 MiB) stays in a core's L2 while that core walks its weight strips;
+//     panels of [kc][mr], shared read-only by all threads and streamed from L3 by the tiles (one token
+//     strip of a k block: 14 x 4096 floats at most, 224 KiB);
 //   - B (one strip of nr weight rows, converted to f32 and transposed to [kc][nr]): packed by the thread
-//     that uses it, 48 KiB, stays in L1/L2 while every token strip of the task runs against it. A weight
-//     packed at load (pack_f16) already holds every strip in that order, in f16: gemm_f16_packed reads
-//     its panels in place (24 KiB each) and the tile converts them as it loads them. Packing B per call
-//     gathers 32 rows from memory and took 5-10 % of the GEMM (matmul_bench, docs/kernels.md).
+//     that uses it, stays in L2 while every token strip of the task runs against it. A weight packed at
+//     load (pack_f16) already holds every strip in that order, in f16: gemm_f16_packed reads its panels in
+//     place and the tile converts them as it loads them. Packing B per call gathers 32 rows from memory
+//     and took 5-10 % of the GEMM (matmul_bench, docs/kernels.md).
 // Work is split over the pool by output column groups (and by token ranges when there are too few
 // groups), so every thread packs only the weights it multiplies and outputs are written by one thread.
 #include <algorithm>
@@ -25,10 +25,13 @@
 namespace hark::kernels {
 namespace {
 
-// Chosen by measurement (matmul_bench gemm rows, 1 thread, dev VM): k panels of 384 and 8 strips per
-// task beat 256 / 4 by ~10 % at 1024 -> 4096 and ~20 % at 4096 -> 1024, where A (12 MiB) exceeds L2 and
-// each (task, k block) fetches its A block from L3 once for all the strips of the task.
-constexpr int64_t kKc = 384;         // k per panel: B strip 384 x 32 f32 = 48 KiB
+// Chosen by measurement. 8 strips per task beat 4 by ~10-20 % (matmul_bench, 1 thread, an earlier VM).
+// k panels: on the Zen 5 VM (1 MiB L2 per core), two threads, an unblocked k (every encoder shape, k <= 4096)
+// beat panels of 384 by 5-10 % (matmul_bench 1024 -> 4096: 0.72 -> 0.80 of the FMA peak; the 30 s encoder
+// 1476-1654 -> 1382-1509 ms, four pairs): each output tile is then stored once instead of loaded and stored
+// once per panel, and that traffic, not the panels' cache residency, was what two threads contended for.
+// A packed strip then holds up to 4096 x 32 f16 (256 KiB, in L2); an f32 strip packed per call, 512 KiB.
+constexpr int64_t kKc = 4096;        // k per panel
 constexpr int64_t kMinTokens = 32;   // fewer tokens go to matmul (no packing to amortise; not tuned)
 constexpr int64_t kGroupStrips = 8;  // weight strips per task: A block reused from L2 across them
 

@@ -30,7 +30,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, Thread
 
 // The same product as matmul() for an F16 weight (activations rounded to f16 as matmul rounds them, so
 // results track llama.cpp), computed as a cache-blocked GEMM for many tokens at once (the audio encoder's
-// 750-token chunks): each output sums its products in f32, k in order within blocks of 384, then the
+// 750-token chunks): each output sums its products in f32, k in order within blocks of 4096, then the
 // blocks. Runs matmul() for few tokens or on a CPU without the GEMM kernels. Throws like matmul(), and
 // kInvalidArgument for a weight that is not F16.
 void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);

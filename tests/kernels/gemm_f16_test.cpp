@@ -1,6 +1,6 @@
 // The blocked F16 GEMM against its scalar twin gemm_f16_ref, on every ISA table this CPU runs (tables
 // without GEMM leaves check the matmul fallback). Shapes leave partial tiles in every direction: tokens not
-// a multiple of the 14-token tile, weight rows not a multiple of 32, k tails inside and across the 384-wide
+// a multiple of the 14-token tile, weight rows not a multiple of 32, k tails inside and across the 4096-wide
 // k blocks, one weight row, one input column, and token counts below the GEMM threshold.
 // Limit: the twin sums exact products in double; the GEMM sums the same products (the f16-rounded
 // activation times the f16 weight is exact in f32) in f32, so each output is within (k + 4) * eps *
@@ -60,8 +60,9 @@ TEST_P(GemmF16, MatchesScalarTwinOnOddShapes) {
   std::mt19937 rng(21);
   ThreadPool pool1(1), pool3(3);
   const int64_t shapes[][3] = {
-      {1, 40, 64},   {31, 33, 17},    {32, 1, 1},      {33, 32, 385}, {45, 17, 9},   {47, 100, 513},
-      {64, 64, 257}, {100, 96, 1152}, {150, 129, 300}, {29, 5, 2},    {40, 300, 40}, {200, 48, 1},
+      {1, 40, 64},    {31, 33, 17},  {32, 1, 1},      {33, 32, 385},   {45, 17, 9},
+      {47, 100, 513}, {64, 64, 257}, {100, 96, 1152}, {150, 129, 300}, {29, 5, 2},
+      {40, 300, 40},  {200, 48, 1},  {35, 40, 4100},
   };
   for (const auto& s : shapes) {
     const Problem p = make_problem(s[0], s[1], s[2], rng);
@@ -99,8 +100,8 @@ TEST_P(GemmF16, PackedWeightMatchesUnpacked) {
   const KernelTable& table = kernel_table(isa);
   std::mt19937 rng(22);
   ThreadPool pool1(1), pool3(3);
-  const int64_t shapes[][3] = {{1, 40, 64},     {31, 33, 17},  {32, 1, 1},   {33, 32, 385}, {47, 100, 513},
-                               {100, 96, 1152}, {150, 300, 9}, {200, 48, 1}, {64, 257, 768}};
+  const int64_t shapes[][3] = {{1, 40, 64},     {31, 33, 17},  {32, 1, 1},   {33, 32, 385},  {47, 100, 513},
+                               {100, 96, 1152}, {150, 300, 9}, {200, 48, 1}, {64, 257, 768}, {35, 40, 4100}};
   for (const auto& sh : shapes) {
     const Problem p = make_problem(sh[0], sh[1], sh[2], rng);
     const PackedF16 pw = pack_f16_with(table, p.k, p.n, reader_of(p));
