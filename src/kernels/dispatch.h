@@ -48,6 +48,9 @@ using GeluMulFn = void (*)(const float* g, const float* u, float* y, int64_t n);
 using SoftcapFn = void (*)(float* x, int64_t n, float cap);
 // log_sum_exp's contract (kernels.h).
 using LogSumExpFn = float (*)(const float* x, int64_t n);
+// local_attend's contract (kernels.h), arguments already checked.
+using LocalAttendFn = void (*)(const float* q, const float* k, const float* v, const float* rel, int64_t ld,
+                               int n_keys, int64_t d, float cap, float* out);
 // rms_norm's contract (kernels.h) for one row.
 using RmsNormFn = void (*)(const float* x, const float* w, float* y, int64_t n, float eps);
 // GELU(x) for every F16 bit pattern x, as F16 bits: 65536 entries and one more (zero) so that a 32-bit
@@ -104,11 +107,12 @@ struct KernelTable {
   GemmF16Kernels gemm_f16;                // optional (else gemm_f16 runs matmul)
   GemmFn gemm_f16_full = nullptr;         // optional, preferred over the gemm_f16 leaves
   QGemmFn qgemm[kMaxTypeId] = {};         // by weight type id, optional, preferred over tile for many tokens
-  SiluFn silu = nullptr;                  // every table has these eight (scalar ones at least)
+  SiluFn silu = nullptr;                  // every table has these nine (scalar ones at least)
   GluFn glu = nullptr;
   GeluMulFn gelu_mul = nullptr;
   SoftcapFn softcap = nullptr;
   LogSumExpFn log_sum_exp = nullptr;
+  LocalAttendFn local_attend = nullptr;
   RmsNormFn rms_norm = nullptr;
   AttendFn attend_f16 = nullptr;
   SoftmaxValuesFn softmax_values_f16 = nullptr;

@@ -72,6 +72,15 @@ void softcap(float* x, int64_t n, float cap);
 // a few ulp of the scalar twin's std::exp form.
 float log_sum_exp(const float* x, int64_t n);
 
+// One query of the audio encoder's local attention (a conformer's causal window; relative positions enter
+// as a second dot product, as llama.cpp's graph adds them): key j = 0 .. n_keys - 1 lies j rows of ld
+// floats before the query's row (k - j * ld, v - j * ld), its relative-position row at rel + j * ld. Over
+// d floats, s_j = cap * tanh((dot(q, k_j) + dot(q, rel_j)) / cap) and out = sum_j softmax_j(s) * v_j.
+// Throws kInvalidArgument unless 1 <= n_keys <= kMaxLocalKeys and d >= 1.
+constexpr int kMaxLocalKeys = 64;
+void local_attend(const float* q, const float* k, const float* v, const float* rel, int64_t ld, int n_keys,
+                  int64_t d, float cap, float* out);
+
 // Each of the n_rows rows of x [n_rows][n]: y = (x * (1 / sqrt(mean(x^2) + eps))) * w (w may be null =
 // ones), the squares summed in double as ggml's CPU backend sums them; y may be x. Many rows are split over
 // the pool (may be null). Every ISA forms the same mean up to the order of a double sum, so in practice

@@ -207,6 +207,15 @@ float log_sum_exp(const float* x, int64_t n) {
   return active_kernels().log_sum_exp(x, n);
 }
 
+void local_attend(const float* q, const float* k, const float* v, const float* rel, int64_t ld, int n_keys,
+                  int64_t d, float cap, float* out) {
+  if (n_keys < 1 || n_keys > kMaxLocalKeys || d < 1)
+    throw Error(Errc::kInvalidArgument, "local_attend: " + std::to_string(n_keys) + " keys of " +
+                                            std::to_string(d) + " floats (1 to " +
+                                            std::to_string(kMaxLocalKeys) + " keys, at least 1 float)");
+  active_kernels().local_attend(q, k, v, rel, ld, n_keys, d, cap, out);
+}
+
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps,
               ThreadPool* pool) {
   const RmsNormFn row = active_kernels().rms_norm;

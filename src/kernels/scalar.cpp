@@ -284,6 +284,39 @@ float log_sum_exp_scalar(const float* x, int64_t n) {
   return mx + static_cast<float>(std::log(s));
 }
 
+// a . b over eight independent partial sums (one running float sum would be bound by the add latency).
+float dot8_f32(const float* a, const float* b, int64_t n) {
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+  for (; i < n; ++i) s[0] += a[i] * b[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void local_attend_scalar(const float* q, const float* k, const float* v, const float* rel, int64_t ld,
+                         int n_keys, int64_t d, float cap, float* out) {
+  float p[kMaxLocalKeys];  // scores, then exponentials
+  float max = -INFINITY;
+  for (int j = 0; j < n_keys; ++j) {
+    const float x = dot8_f32(q, k - j * ld, d) + dot8_f32(q, rel + j * ld, d);
+    p[j] = std::tanh(x * (1.0f / cap)) * cap;
+    max = std::max(max, p[j]);
+  }
+  double sum = 0.0;
+  for (int j = 0; j < n_keys; ++j) {
+    p[j] = std::exp(p[j] - max);
+    sum += p[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  std::fill(out, out + d, 0.0f);
+  for (int j = 0; j < n_keys; ++j) {
+    const float w = p[j] * inv;
+    const float* vj = v - j * ld;
+    for (int64_t i = 0; i < d; ++i) out[i] += w * vj[i];
+  }
+}
+
 void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n, float eps) {
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
@@ -369,6 +402,7 @@ void fill_scalar(KernelTable& t) {
   t.gelu_mul = gelu_mul_scalar;
   t.softcap = softcap_scalar;
   t.log_sum_exp = log_sum_exp_scalar;
+  t.local_attend = local_attend_scalar;
   t.rms_norm = rms_norm_scalar;
   t.attend_f16 = attend_f16_scalar;
   t.softmax_values_f16 = softmax_values_f16_scalar;

@@ -27,6 +27,11 @@ inline float hsum16(__m512 v) {
   return hsum8(
       _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1)));
 }
+
+inline float hmax16(__m512 v) {
+  return hmax8(
+      _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1)));
+}
 #endif
 
 }  // namespace

@@ -1,7 +1,8 @@
-// AVX-512 silu, GLU gate, GELU gate, soft-cap and RMS-norm. silu and GLU: exp over 16 lanes by range
-// reduction (exp_poly.h), 2^k applied with vscalefps; beyond the +-87 clamp silu and the gate are 0 or the
-// identity to float precision anyway. GELU looks its F16 table up with a gather, so it gives the scalar
-// twin's bits; tanh (soft-cap) is built on the same exp.
+// AVX-512 silu, GLU gate, GELU gate, soft-cap, log-sum-exp, the audio encoder's local attention and
+// RMS-norm. silu and GLU: exp over 16 lanes by range reduction (exp_poly.h, x86_exp16.h), 2^k applied with
+// vscalefps; beyond the +-87 clamp silu and the gate are 0 or the identity to float precision anyway. GELU
+// looks its F16 table up with a gather, so it gives the scalar twin's bits; tanh (soft-cap) is built on the
+// same exp.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,24 +10,11 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
-#include "kernels/exp_poly.h"
+#include "kernels/x86_exp16.h"
+#include "kernels/x86_reduce.h"
 
 namespace hark::kernels {
 namespace {
-
-inline __m512 exp16(__m512 x) {
-  namespace ep = exp_poly;
-  // (maskz forms: GCC 12 warns about the undefined pass-through of the plain ones.)
-  x = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, x, _mm512_set1_ps(-ep::kClamp)),
-                          _mm512_set1_ps(ep::kClamp));
-  const __m512 k = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, _mm512_set1_ps(ep::kLog2e)),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(ep::kLn2Hi), x);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(ep::kLn2Lo), r);
-  __m512 p = _mm512_set1_ps(ep::kTaylor[0]);
-  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ep::kTaylor[i]));
-  return _mm512_maskz_scalef_ps(0xffff, p, k);
-}
 
 // 1 + exp(-b), the denominator of both.
 inline __m512 one_plus_exp_neg(__m512 b) {
@@ -71,33 +59,11 @@ void gelu_mul16(const float* g, const float* u, float* y, int64_t n) {
   }
 }
 
-// tanh(a) for a >= 0: below 0.25 its odd Taylor series to a^11 (truncation < 1e-9 relative), above it
-// 1 - 2 / (exp(2a) + 1), where tanh >= 0.24 keeps the subtraction's error at a few ulp.
-inline __m512 tanh_abs16(__m512 a) {
-  const __m512 a2 = _mm512_mul_ps(a, a);
-  __m512 p = _mm512_set1_ps(-1382.0f / 155925.0f);
-  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(62.0f / 2835.0f));
-  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-17.0f / 315.0f));
-  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(2.0f / 15.0f));
-  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-1.0f / 3.0f));
-  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, a2), a, a);
-  const __m512 e = exp16(_mm512_add_ps(a, a));
-  const __m512 large = _mm512_sub_ps(
-      _mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_LT_OQ), large, small);
-}
-
 void softcap16(float* x, int64_t n, float cap) {
   const __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
-  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail16(n - i);
-    const __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
-    const __m512i s = _mm512_maskz_and_epi32(0xffff, _mm512_castps_si512(y), sign);
-    const __m512 a = _mm512_castsi512_ps(_mm512_maskz_andnot_epi32(0xffff, sign, _mm512_castps_si512(y)));
-    const __m512 t =
-        _mm512_castsi512_ps(_mm512_maskz_or_epi32(0xffff, _mm512_castps_si512(tanh_abs16(a)), s));
-    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(t, c));
+    _mm512_mask_storeu_ps(x + i, m, softcap_v16(_mm512_maskz_loadu_ps(m, x + i), inv, c));
   }
 }
 
@@ -129,6 +95,53 @@ float log_sum_exp16(const float* x, int64_t n) {
   double sum = 0;
   for (double p : part) sum += p;
   return mx + static_cast<float>(std::log(sum));
+}
+
+// Each score from two FMA dot products over 16 lanes and their horizontal sums; then the soft-cap, max and
+// exponentials 16 scores at a time (an exponential below e^-87 of the largest counts as 0, as in
+// log_sum_exp16), and each 16-float chunk of the output summed over the keys in a register.
+void local_attend16(const float* q, const float* k, const float* v, const float* rel, int64_t ld, int n_keys,
+                    int64_t d, float cap, float* out) {
+  alignas(64) float s[kMaxLocalKeys];  // scores, then softmax weights
+  for (int j = 0; j < n_keys; ++j) {
+    const float* kj = k - j * ld;
+    const float* rj = rel + j * ld;
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) {
+      const __mmask16 m = tail16(d - i);
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+      a = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, kj + i), a);
+      b = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, rj + i), b);
+    }
+    s[j] = hsum16(a) + hsum16(b);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
+  __m512 mv = _mm512_set1_ps(-INFINITY);
+  for (int j = 0; j < n_keys; j += 16) {
+    const __mmask16 m = tail16(n_keys - j);
+    const __m512 t = softcap_v16(_mm512_maskz_loadu_ps(m, s + j), inv, c);
+    _mm512_mask_storeu_ps(s + j, m, t);
+    mv = _mm512_mask_max_ps(mv, m, mv, t);
+  }
+  const __m512 mx = _mm512_set1_ps(hmax16(mv));
+  const __m512 floor = _mm512_set1_ps(-exp_poly::kClamp);
+  __m512 sum = _mm512_setzero_ps();
+  for (int j = 0; j < n_keys; j += 16) {
+    const __mmask16 m = tail16(n_keys - j);
+    const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx);
+    const __m512 e = _mm512_maskz_mov_ps(m & _mm512_cmp_ps_mask(x, floor, _CMP_GE_OQ), exp16(x));
+    _mm512_mask_storeu_ps(s + j, m, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  const float inv_sum = 1.0f / hsum16(sum);
+  for (int j = 0; j < n_keys; ++j) s[j] *= inv_sum;
+  for (int64_t i = 0; i < d; i += 16) {
+    const __mmask16 m = tail16(d - i);
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < n_keys; ++j)
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(s[j]), _mm512_maskz_loadu_ps(m, v - j * ld + i), acc);
+    _mm512_mask_storeu_ps(out + i, m, acc);
+  }
 }
 
 // The squares summed in double over 16 lanes (each product exact, as the twin's), then the same float
@@ -164,6 +177,7 @@ void fill_avx512_act(KernelTable& t) {
   t.gelu_mul = gelu_mul16;
   t.softcap = softcap16;
   t.log_sum_exp = log_sum_exp16;
+  t.local_attend = local_attend16;
   t.rms_norm = rms_norm16;
 }
 

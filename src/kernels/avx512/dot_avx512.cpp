@@ -88,15 +88,8 @@ constexpr int id(GgmlType t) {
   return static_cast<int>(t);
 }
 
-// Horizontal max / sum of 16 lanes (maskz extracts: GCC 12 warns on the _mm512_reduce_* helpers).
-inline float hmax16(__m512 v) {
-  const __m256 a =
-      _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
-  __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_max_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_max_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
+// Horizontal sum of 16 integer lanes (hmax16: x86_reduce.h; maskz extracts: GCC 12 warns on the
+// _mm512_reduce_* helpers).
 inline int hsum16i(__m512i v) {
   const __m256i a = _mm256_add_epi32(_mm512_maskz_extracti32x8_epi32(0xff, v, 0),
                                      _mm512_maskz_extracti32x8_epi32(0xff, v, 1));

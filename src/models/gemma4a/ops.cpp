@@ -29,17 +29,6 @@ double sum_sq(const float* x, int64_t d, float c) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-// a . b over eight independent partial sums: one running float sum is bound by the add latency, and the
-// attention scores are 2 x 12 of these per query and head.
-float dot(const float* a, const float* b, int n) {
-  float s[8] = {};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  for (; i < n; ++i) s[0] += a[i] * b[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
 inline float clampf(float x, float lo, float hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -177,32 +166,12 @@ void local_attention(const float* q, const float* k, const float* v, const float
                      int d_head, int window, float softcap, float* out, ThreadPool& pool) {
   const int64_t width = static_cast<int64_t>(n_head) * d_head;
   pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
-    std::vector<float> p(static_cast<size_t>(window));  // [window] scores, then weights, by distance
     for (int64_t t = b; t < e; ++t) {
       const int n_keys = static_cast<int>(std::min<int64_t>(window, t + 1));
       for (int h = 0; h < n_head; ++h) {
-        const float* qh = q + t * width + h * d_head;
-        float max = -INFINITY;
-        for (int dist = 0; dist < n_keys; ++dist) {
-          const float* kh = k + (t - dist) * width + h * d_head;
-          const float* rh = rel + dist * width + h * d_head;
-          const float s = std::tanh((dot(qh, kh, d_head) + dot(qh, rh, d_head)) * (1.0f / softcap)) * softcap;
-          p[dist] = s;
-          max = std::max(max, s);
-        }
-        double sum = 0.0;
-        for (int dist = 0; dist < n_keys; ++dist) {
-          p[dist] = std::exp(p[dist] - max);
-          sum += p[dist];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        float* oh = out + t * width + h * d_head;
-        std::fill(oh, oh + d_head, 0.0f);
-        for (int dist = 0; dist < n_keys; ++dist) {
-          const float wgt = p[dist] * inv;
-          const float* vh = v + (t - dist) * width + h * d_head;
-          for (int i = 0; i < d_head; ++i) oh[i] += wgt * vh[i];
-        }
+        const int64_t at = t * width + h * d_head;
+        kernels::local_attend(q + at, k + at, v + at, rel + h * d_head, width, n_keys, d_head, softcap,
+                              out + at);
       }
     }
   });
