@@ -64,12 +64,16 @@ void attention(const Hparams& hp, const Block& L, const std::vector<float>& pos,
   // (llama.cpp's gemma4a graph; softplus(0) = ln 2).
   const float q_scale = (1.0f / std::sqrt(static_cast<float>(D))) / std::log(2.0f);
   const float k_scale = std::log(1.0f + std::exp(1.0f)) / std::log(2.0f);
-  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b * E; i < e * E; ++i) {
-      const int64_t d = i % D;
-      s.q[i] = (s.q[i] * q_scale) * L.per_dim_scale[d];
-      s.k[i] = s.k[i] * k_scale;
-      if (!L.per_dim_k_scale.empty()) s.k[i] *= L.per_dim_k_scale[d];
+  const float* q_dim = L.per_dim_scale.data();
+  const float* k_dim = L.per_dim_k_scale.empty() ? nullptr : L.per_dim_k_scale.data();
+  pool.parallel_for(n * hp.n_head, 64, [&](int64_t b, int64_t e) {  // one head of one token per row
+    for (int64_t r = b; r < e; ++r) {
+      float* qr = s.q.data() + r * D;
+      float* kr = s.k.data() + r * D;
+      for (int d = 0; d < D; ++d) qr[d] = (qr[d] * q_scale) * q_dim[d];
+      for (int d = 0; d < D; ++d) kr[d] *= k_scale;
+      if (k_dim)
+        for (int d = 0; d < D; ++d) kr[d] *= k_dim[d];
     }
   });
   // rel [kAttnWindow][E]: row d is the projection of the timing signal of distance d.
