@@ -1,8 +1,9 @@
-// The gemma4a audio encoder at E2B size on one 30 s chunk (3000 mel frames -> 750 tokens), with random F16
-// weights: E = 1024, FFN 4096, 8 heads, subsampling channels 128/32, output 1536 (about 445 GFLOP with
-// all 12 blocks). The arguments are the number of conformer blocks (a slow machine can time one block and
-// scale) and the number of threads (0 = all cores). Counters: "x_realtime" (audio seconds per wall second)
-// and "GFLOPs" (matmul work per second).
+// The gemma4a audio encoder at E2B size on one 30 s chunk (3000 mel frames -> 750 tokens), with random
+// weights in the published files' layout (F16 matrices with their clip bounds, F32 subsampling convs): E =
+// 1024, FFN 4096, 8 heads, subsampling channels 128/32, output 1536 (about 445 GFLOP with all 12 blocks). The
+// arguments are the number of conformer blocks (a slow machine can time one block and scale) and the number
+// of threads (0 = all cores). Counters: "x_realtime" (audio seconds per wall second) and "GFLOPs" (matmul
+// work per second).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -33,6 +34,18 @@ void add_f16(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t
   });
 }
 
+void add_f32(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float scale,
+             uint32_t seed) {
+  w.add_tensor_generated(name, hark::GgmlType::F32, std::move(ne), [scale, seed](std::span<uint8_t> dst) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    for (size_t i = 0; i + 3 < dst.size(); i += 4) {
+      const float v = dist(rng);
+      std::memcpy(&dst[i], &v, 4);
+    }
+  });
+}
+
 void add_const(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float value) {
   int64_t n = 1;
   for (int64_t d : ne) n *= d;
@@ -56,9 +69,9 @@ std::vector<uint8_t> synth_mmproj(int n_layer) {
   w.set_u32("clip.audio.projection_dim", kOut);
   uint32_t seed = 1;
   const float s = 0.02f;
-  add_f16(w, "a.conv1d.0.weight", {3, 3, 1, kC0}, 0.3f, seed++);
+  add_f32(w, "a.conv1d.0.weight", {3, 3, 1, kC0}, 0.3f, seed++);
   add_ones(w, "a.conv1d.0.norm.weight", kC0);
-  add_f16(w, "a.conv1d.1.weight", {3, 3, kC0, kC1}, 0.03f, seed++);
+  add_f32(w, "a.conv1d.1.weight", {3, 3, kC0, kC1}, 0.03f, seed++);
   add_ones(w, "a.conv1d.1.norm.weight", kC1);
   add_f16(w, "a.input_projection.weight", {32 * kC1, kEmbd}, s, seed++);
   for (int il = 0; il < n_layer; ++il) {
@@ -71,6 +84,12 @@ std::vector<uint8_t> synth_mmproj(int n_layer) {
     for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_out", "attn_k_rel", "conv_pw2"})
       add_f16(w, p + n + ".weight", {kEmbd, kEmbd}, s, seed++);
     add_f16(w, p + "conv_pw1.weight", {kEmbd, 2 * kEmbd}, s, seed++);
+    // The clipped linears' bounds, as the published files carry them (wide enough never to bind here).
+    for (const char* n : {"ffn_up", "ffn_down", "ffn_up_1", "ffn_down_1", "attn_q", "attn_k", "attn_v",
+                          "attn_out", "conv_pw1", "conv_pw2"}) {
+      for (const char* b : {".input_min", ".output_min"}) add_const(w, p + n + b, {1}, -1e4f);
+      for (const char* b : {".input_max", ".output_max"}) add_const(w, p + n + b, {1}, 1e4f);
+    }
     add_ones(w, p + "per_dim_scale.weight", kEmbd / kHeads);
     add_const(w, p + "conv_dw.weight", {5, kEmbd}, 0.2f);
   }
