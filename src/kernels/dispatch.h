@@ -73,18 +73,21 @@ using SoftmaxValuesFn = void (*)(float* scores, int64_t ld, int64_t n_q, int64_t
 struct GemmF16Kernels {
   int mr = 0;  // tokens per tile (broadcast operand)
   int nr = 0;  // weight rows per tile (vector operand)
-  // dst[k][i] = f32(f16(x[i * ldx + k])) for k < kc, i < rows; rows <= i < mr are zero.
-  void (*pack_a)(const float* x, int64_t ldx, int rows, int64_t kc, float* dst) = nullptr;
+  // dst[k][i] = f32(f16(x[i * ldx + k])) for k < kc, i < rows; rows <= i < mr are zero. bounds: null, or
+  // {lo, hi} that each x is first clamped to (NaN stays NaN).
+  void (*pack_a)(const float* x, int64_t ldx, int rows, int64_t kc, const float* bounds,
+                 float* dst) = nullptr;
   // dst[k][j] = f32(w[j * ldw + k]) for k < kc, j < cols (w: f16 weight rows); cols <= j < nr are zero.
   void (*pack_b)(const uint16_t* w, int64_t ldw, int cols, int64_t kc, float* dst) = nullptr;
   // c[i * ldc + j] (+)= sum_k a[k * mr + i] * b[k * nr + j] for i < rows, j < cols, summed in f32 in k
-  // order; `add` adds that sum to c, else c is overwritten. Other elements of c are not touched.
+  // order; `add` adds that sum to c, else c is overwritten; bounds (null, or {lo, hi}) clamps what is
+  // stored, after the add (NaN stays NaN). Other elements of c are not touched.
   void (*tile)(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
-               bool add) = nullptr;
+               bool add, const float* bounds) = nullptr;
   // tile() with b in f16 ([kc][nr], a packed weight's panel), converted to f32 as it is read: the same
   // products and sums, so the same results. Optional (pack_f16 leaves weights unpacked without it).
   void (*tile_h)(const float* a, const fp16_t* b, int64_t kc, float* c, int64_t ldc, int rows, int cols,
-                 bool add) = nullptr;
+                 bool add, const float* bounds) = nullptr;
 };
 
 // A whole F16 GEMM, same contract as gemm_f16 (n_tok >= 32), for ISAs whose tiles need their own driver.
@@ -141,12 +144,12 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
                  ThreadPool* pool);
 // gemm_f16 with a given table; small n_tok or a table without GEMM kernels go to matmul_with.
 void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
-                   ThreadPool* pool);
+                   ThreadPool* pool, const Clamp* clamp = nullptr);
 // pack_f16 / gemm_f16_packed with a given table (pack_f16_with returns an empty weight for a table without
 // tile_h or with a whole-GEMM kernel).
 PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const F16RowReader& read);
 void gemm_f16_packed_with(const KernelTable& k, const PackedF16& w, const float* x, int64_t n_tok, float* y,
-                          ThreadPool* pool);
+                          ThreadPool* pool, const Clamp* clamp = nullptr);
 // The scalar twin of gemm_f16: the same product, element by element, summed in double.
 void gemm_f16_ref(const WeightView& w, const float* x, int64_t n_tok, float* y);
 

@@ -98,7 +98,11 @@ float* a_scratch(size_t bytes) {
 // for tile_h), packing it first where the weight is not packed.
 template <class BPanel, class Tile>
 void blocked_gemm(const GemmF16Kernels& g, int64_t K, int64_t N, const float* x, int64_t M, float* y,
-                  ThreadPool* pool, const BPanel& b_panel, Tile tile) {
+                  ThreadPool* pool, const Clamp* clamp, const BPanel& b_panel, Tile tile) {
+  const float in_b[2] = {clamp ? clamp->in_min : 0.0f, clamp ? clamp->in_max : 0.0f};
+  const float out_b[2] = {clamp ? clamp->out_min : 0.0f, clamp ? clamp->out_max : 0.0f};
+  const float* in_bounds = clamp ? in_b : nullptr;
+  const float* out_bounds = clamp ? out_b : nullptr;
   const int mr = g.mr, nr = g.nr;
   const int64_t m_strips = (M + mr - 1) / mr;
   const int64_t n_strips = (N + nr - 1) / nr;
@@ -112,7 +116,7 @@ void blocked_gemm(const GemmF16Kernels& g, int64_t K, int64_t N, const float* x,
     for (int64_t item = b; item < e; ++item) {
       const int64_t p = item / m_strips, s = item % m_strips;
       const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
-      g.pack_a(x + s * mr * K + p * kKc, K, rows, kc_of(p), a_panel(p, s));
+      g.pack_a(x + s * mr * K + p * kKc, K, rows, kc_of(p), in_bounds, a_panel(p, s));
     }
   };
 
@@ -127,7 +131,8 @@ void blocked_gemm(const GemmF16Kernels& g, int64_t K, int64_t N, const float* x,
           const auto* bp = b_panel(p, kc, j, cols);
           for (int64_t s = t.s0; s < t.s1; ++s) {
             const int rows = static_cast<int>(std::min<int64_t>(mr, M - s * mr));
-            tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0);
+            tile(a_panel(p, s), bp, kc, y + s * mr * N + j * nr, N, rows, cols, p > 0,
+                 p == k_blocks - 1 ? out_bounds : nullptr);
           }
         }
       }
@@ -140,21 +145,52 @@ bool has_packed_gemm(const KernelTable& k) {
   return k.gemm_f16.tile_h != nullptr && k.gemm_f16_full == nullptr;
 }
 
+// The clamp of a clipped linear as separate passes, for the products without fused ones (matmul, AMX):
+// n values of x clamped into dst (may be x); NaN stays NaN, as in the fused leaves.
+void clamp_pass(const float* x, float* dst, int64_t n, float lo, float hi, ThreadPool* pool) {
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+  };
+  if (pool == nullptr) {
+    run(0, n);
+  } else {
+    pool->parallel_for(n, 16384, run);
+  }
+}
+
+// product(x) (writing y, n_out per token) with the input clamped into scratch first and the output after.
+template <class Product>
+void clamped_around(const Clamp* clamp, const float* x, int64_t n_in, int64_t n_tok, float* y, int64_t n_out,
+                    ThreadPool* pool, const Product& product) {
+  if (clamp == nullptr) {
+    product(x);
+    return;
+  }
+  thread_local HugeVector<float> xc;
+  xc.resize(static_cast<size_t>(n_in * n_tok));
+  clamp_pass(x, xc.data(), n_in * n_tok, clamp->in_min, clamp->in_max, pool);
+  product(xc.data());
+  clamp_pass(y, y, n_out * n_tok, clamp->out_min, clamp->out_max, pool);
+}
+
 }  // namespace
 
 void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
-                   ThreadPool* pool) {
+                   ThreadPool* pool, const Clamp* clamp) {
   if (w.type != GgmlType::F16)
     throw Error(Errc::kInvalidArgument,
                 "gemm_f16: weight type " + std::string(ggml_type_name(w.type)) + " is not F16");
   const GemmF16Kernels& g = k.gemm_f16;
   if ((g.tile == nullptr && k.gemm_f16_full == nullptr) || n_tok < kMinTokens || w.n_in <= 0 ||
       w.n_out <= 0) {
-    matmul_with(k, w, x, n_tok, y, pool);  // also validates the shapes
+    if (n_tok <= 0 || w.n_in <= 0 || w.n_out <= 0) clamp = nullptr;  // matmul reports the shape
+    clamped_around(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
+                   [&](const float* xin) { matmul_with(k, w, xin, n_tok, y, pool); });
     return;
   }
   if (k.gemm_f16_full != nullptr) {
-    k.gemm_f16_full(w, x, n_tok, y, pool);
+    clamped_around(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
+                   [&](const float* xin) { k.gemm_f16_full(w, xin, n_tok, y, pool); });
     return;
   }
   const int64_t K = w.n_in;
@@ -165,7 +201,7 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
     g.pack_b(wd + j * g.nr * K + p * kKc, K, cols, kc, bp);
     return static_cast<const float*>(bp);
   };
-  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, b_panel, g.tile);
+  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, clamp, b_panel, g.tile);
 }
 
 PackedF16 pack_f16_with(const KernelTable& k, int64_t n_in, int64_t n_out, const F16RowReader& read) {
@@ -205,7 +241,7 @@ PackedF16 pack_f16(int64_t n_in, int64_t n_out, const F16RowReader& read) {
 }
 
 void gemm_f16_packed_with(const KernelTable& k, const PackedF16& w, const float* x, int64_t n_tok, float* y,
-                          ThreadPool* pool) {
+                          ThreadPool* pool, const Clamp* clamp) {
   const GemmF16Kernels& g = k.gemm_f16;
   if (!has_packed_gemm(k) || w.nr != g.nr || w.n_in < 1 || w.n_out < 1 ||
       w.data.size() != sizeof(fp16_t) * static_cast<size_t>((w.n_out + w.nr - 1) / w.nr * w.n_in * w.nr))
@@ -213,15 +249,17 @@ void gemm_f16_packed_with(const KernelTable& k, const PackedF16& w, const float*
   if (n_tok <= 0) return;
   const int64_t K = w.n_in;
   auto b_panel = [&](int64_t p, int64_t, int64_t j, int) { return w.values() + (j * K + p * kKc) * g.nr; };
-  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, b_panel, g.tile_h);
+  blocked_gemm(g, K, w.n_out, x, n_tok, y, pool, clamp, b_panel, g.tile_h);
 }
 
-void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  gemm_f16_packed_with(active_kernels(), w, x, n_tok, y, pool);
+void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+                     const Clamp* clamp) {
+  gemm_f16_packed_with(active_kernels(), w, x, n_tok, y, pool, clamp);
 }
 
-void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  gemm_f16_with(active_kernels(), w, x, n_tok, y, pool);
+void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+              const Clamp* clamp) {
+  gemm_f16_with(active_kernels(), w, x, n_tok, y, pool, clamp);
 }
 
 }  // namespace hark::kernels

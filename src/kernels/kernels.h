@@ -28,12 +28,20 @@ struct WeightView {
 // kInvalidArgument when n_in is not a multiple of the type's block size.
 void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
 
+// The bounds of a clipped linear (Gemma 4's audio layers carry them): the input is clamped to [in_min,
+// in_max] before the product, the output to [out_min, out_max] after it; NaN stays NaN.
+struct Clamp {
+  float in_min, in_max, out_min, out_max;
+};
+
 // The same product as matmul() for an F16 weight (activations rounded to f16 as matmul rounds them, so
 // results track llama.cpp), computed as a cache-blocked GEMM for many tokens at once (the audio encoder's
 // 750-token chunks): each output sums its products in f32, k in order within blocks of 4096, then the
-// blocks. Runs matmul() for few tokens or on a CPU without the GEMM kernels. Throws like matmul(), and
+// blocks. Runs matmul() for few tokens or on a CPU without the GEMM kernels. With `clamp`, a clipped
+// linear: the clamps ride along the GEMM's packing and stores where it has them. Throws like matmul(), and
 // kInvalidArgument for a weight that is not F16.
-void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+void gemm_f16(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+              const Clamp* clamp = nullptr);
 
 // An F16 weight laid out once, at load, for gemm_f16_packed: strips of nr weight rows, each k-major
 // ([n_in][nr] f16; rows past n_out are zero), the order the GEMM's register tile reads them, so no call
@@ -54,7 +62,8 @@ using F16RowReader = std::function<void(int64_t row0, int64_t n, fp16_t* dst)>;
 PackedF16 pack_f16(int64_t n_in, int64_t n_out, const F16RowReader& read);
 // The product gemm_f16 computes (same rounding, same summation order: for n_tok >= 32 bit for bit equal)
 // from a packed weight, for any n_tok >= 1. Throws kInvalidArgument for a weight packed for other kernels.
-void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
+void gemm_f16_packed(const PackedF16& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+                     const Clamp* clamp = nullptr);
 
 // Activations over n floats, vectorised where the CPU allows (within a few ulp of std::exp's results):
 // silu: y = x / (1 + exp(-x)); glu: y = a * sigmoid(b). y may alias x (silu) or a (glu).

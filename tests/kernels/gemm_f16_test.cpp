@@ -159,7 +159,7 @@ TEST_P(GemmF16, LeavesMatchScalar) {
         for (auto& v : x) v = dist(rng);
         for (auto& v : w) v = f32_to_fp16(dist(rng));
         std::vector<float> a(static_cast<size_t>(kc * g.mr)), b(static_cast<size_t>(kc * g.nr));
-        g.pack_a(x.data(), kLd, rows, kc, a.data());
+        g.pack_a(x.data(), kLd, rows, kc, nullptr, a.data());
         g.pack_b(w.data(), kLd, cols, kc, b.data());
         for (int64_t k = 0; k < kc; ++k) {
           for (int i = 0; i < g.mr; ++i) {
@@ -176,10 +176,10 @@ TEST_P(GemmF16, LeavesMatchScalar) {
         for (bool add : {false, true}) {
           constexpr float kSentinel = 7.0f;
           std::vector<float> c(static_cast<size_t>(g.mr + 1) * kLd, kSentinel);  // [mr + 1][kLd]
-          g.tile(a.data(), b.data(), kc, c.data(), kLd, rows, cols, add);
+          g.tile(a.data(), b.data(), kc, c.data(), kLd, rows, cols, add, nullptr);
           if (g.tile_h != nullptr) {
             std::vector<float> ch(c.size(), kSentinel);
-            g.tile_h(a.data(), bh.data(), kc, ch.data(), kLd, rows, cols, add);
+            g.tile_h(a.data(), bh.data(), kc, ch.data(), kLd, rows, cols, add, nullptr);
             ASSERT_EQ(0, std::memcmp(c.data(), ch.data(), c.size() * sizeof(float)))
                 << "tile_h differs from tile: rows=" << rows << " cols=" << cols << " kc=" << kc;
           }
@@ -202,6 +202,99 @@ TEST_P(GemmF16, LeavesMatchScalar) {
         }
       }
     }
+  }
+}
+
+float clamp_to(float v, float lo, float hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// A clipped linear's bounds in the leaves: pack_a clamps before rounding to f16, the tile clamps what it
+// stores (after the add); a NaN passes through both.
+TEST_P(GemmF16, LeavesClampWhereAsked) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const GemmF16Kernels& g = kernel_table(isa).gemm_f16;
+  if (g.tile == nullptr) GTEST_SKIP() << isa_name(isa) << " has no GEMM leaves (gemm_f16 runs matmul)";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int64_t kLd = 40, kKc = 33;
+  const float in_b[2] = {-0.5f, 0.7f}, out_b[2] = {-1.0f, 1.5f};
+  std::vector<float> x(static_cast<size_t>(g.mr * kLd));
+  std::vector<fp16_t> w(static_cast<size_t>(g.nr * kLd));
+  for (auto& v : x) v = dist(rng);
+  for (auto& v : w) v = f32_to_fp16(dist(rng));
+  x[3 * kLd + 5] = NAN;
+  std::vector<float> a(static_cast<size_t>(kKc * g.mr)), b(static_cast<size_t>(kKc * g.nr));
+  g.pack_a(x.data(), kLd, g.mr, kKc, in_b, a.data());
+  g.pack_b(w.data(), kLd, g.nr, kKc, b.data());
+  for (int64_t k = 0; k < kKc; ++k)
+    for (int i = 0; i < g.mr; ++i) {
+      const float want = fp16_to_f32(f32_to_fp16(clamp_to(x[i * kLd + k], in_b[0], in_b[1])));
+      const float got = a[k * g.mr + i];
+      ASSERT_TRUE(got == want || (std::isnan(got) && std::isnan(want))) << "k=" << k << " i=" << i;
+    }
+  for (bool add : {false, true}) {
+    std::vector<float> plain(static_cast<size_t>(g.mr) * kLd, 0.25f), clamped(plain);
+    g.tile(a.data(), b.data(), kKc, plain.data(), kLd, g.mr, g.nr, add, nullptr);
+    g.tile(a.data(), b.data(), kKc, clamped.data(), kLd, g.mr, g.nr, add, out_b);
+    int bound = 0;
+    for (size_t i = 0; i < plain.size(); ++i) {
+      const float want = clamp_to(plain[i], out_b[0], out_b[1]);
+      ASSERT_TRUE(clamped[i] == want || (std::isnan(clamped[i]) && std::isnan(want))) << "element " << i;
+      bound += want != plain[i];
+    }
+    EXPECT_GT(bound, 0) << "no output reached the bounds";
+    if (g.tile_h != nullptr) {
+      std::vector<fp16_t> bh(b.size());
+      for (size_t i = 0; i < b.size(); ++i) bh[i] = f32_to_fp16(b[i]);
+      std::vector<float> ch(plain.size(), 0.25f);
+      g.tile_h(a.data(), bh.data(), kKc, ch.data(), kLd, g.mr, g.nr, add, out_b);
+      ASSERT_EQ(0, std::memcmp(ch.data(), clamped.data(), ch.size() * sizeof(float)));
+    }
+  }
+}
+
+// gemm_f16 and gemm_f16_packed with a Clamp against the twin on the clamped input, its outputs clamped (a
+// clamp moves no value further from the exact one, so the twin's limit holds): few tokens (the matmul
+// fallback), partial tiles, and k across a block boundary, where the output clamp must wait for the last
+// block.
+TEST_P(GemmF16, ClampedLinearMatchesClampedTwin) {
+  const Isa isa = GetParam();
+  if (!cpu_supports(isa)) GTEST_SKIP() << isa_name(isa) << " not supported by this CPU";
+  const KernelTable& table = kernel_table(isa);
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  const Clamp clamp{-0.8f, 0.9f, -3.0f, 2.5f};
+  const int64_t shapes[][3] = {{5, 40, 64}, {47, 100, 513}, {35, 40, 4100}};
+  for (const auto& sh : shapes) {
+    Problem p = make_problem(sh[0], sh[1], sh[2], rng);
+    Problem pc = p;
+    for (auto& v : pc.x) v = clamp_to(v, clamp.in_min, clamp.in_max);
+    const WeightView wv{GgmlType::F16, p.w.data(), p.k, p.n};
+    std::vector<float> want(static_cast<size_t>(p.m * p.n)), got(want.size()), packed(want.size());
+    gemm_f16_ref(wv, pc.x.data(), p.m, want.data());
+    const std::vector<double> scale = abs_sums(pc);
+    gemm_f16_with(table, wv, p.x.data(), p.m, got.data(), &pool, &clamp);
+    const PackedF16 pw = pack_f16_with(table, p.k, p.n, reader_of(p));
+    if (!pw.empty()) gemm_f16_packed_with(table, pw, p.x.data(), p.m, packed.data(), &pool, &clamp);
+    const bool amx = table.gemm_f16_full != nullptr && p.m >= 32;
+    const double rel = amx ? 2.0 * (3 * p.k + 4) * FLT_EPSILON + 0x1p-16 : 2.0 * (p.k + 4) * FLT_EPSILON;
+    int inside = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const double w = std::clamp<double>(want[i], clamp.out_min, clamp.out_max);
+      inside += want[i] > clamp.out_min && want[i] < clamp.out_max;
+      ASSERT_LE(std::fabs(got[i] - w), rel * scale[i]) << isa_name(isa) << " k=" << p.k << " output " << i;
+      if (!pw.empty()) {  // same tiles for 32+ tokens, bit for bit; the matmul fallback's sums below that
+        if (p.m >= 32) {
+          ASSERT_EQ(got[i], packed[i]) << isa_name(isa) << " k=" << p.k << " output " << i;
+        } else {
+          ASSERT_LE(std::fabs(packed[i] - w), rel * scale[i]) << isa_name(isa) << " packed output " << i;
+        }
+      }
+    }
+    EXPECT_GT(inside, 0);
+    EXPECT_LT(inside, static_cast<int>(want.size()));
   }
 }
 

@@ -38,31 +38,36 @@ inline float clampf(float x, float lo, float hi) {
 void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& pool) {
   const int64_t n_in = l.w.n_in;
   const int64_t n_out = l.w.n_out;
-  std::vector<float> clamped;  // [n][n_in], only for a clamped linear
-  if (l.clamped) {
-    clamped.resize(static_cast<size_t>(n * n_in));
-    pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b * n_in; i < e * n_in; ++i) clamped[i] = clampf(x[i], l.in_min, l.in_max);
-    });
-    x = clamped.data();
-  }
   // F16 weights (the published mmproj files) take the blocked GEMM: same rounding, about 2x faster at 750
-  // tokens (docs/kernels.md), from the weight packed at load where the CPU has that kernel.
+  // tokens (docs/kernels.md), from the weight packed at load where the CPU has that kernel; a clipped
+  // linear's clamps ride along its packing and stores.
+  const kernels::Clamp bounds{l.in_min, l.in_max, l.out_min, l.out_max};
+  const kernels::Clamp* clamp = l.clamped ? &bounds : nullptr;
   if (!l.packed.empty()) {
-    kernels::gemm_f16_packed(l.packed, x, n, y, &pool);
+    kernels::gemm_f16_packed(l.packed, x, n, y, &pool, clamp);
   } else if (l.w.type == GgmlType::F16) {
-    kernels::gemm_f16(l.w, x, n, y, &pool);
+    kernels::gemm_f16(l.w, x, n, y, &pool, clamp);
   } else {
+    std::vector<float> clamped;  // [n][n_in], only for a clamped linear
+    if (l.clamped) {
+      clamped.resize(static_cast<size_t>(n * n_in));
+      pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b * n_in; i < e * n_in; ++i) clamped[i] = clampf(x[i], l.in_min, l.in_max);
+      });
+      x = clamped.data();
+    }
     kernels::matmul(l.w, x, n, y, &pool);
+    if (l.clamped) {
+      pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b * n_out; i < e * n_out; ++i) y[i] = clampf(y[i], l.out_min, l.out_max);
+      });
+    }
   }
-  if (!l.clamped && l.bias.empty()) return;
+  if (l.bias.empty()) return;
   pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       float* row = y + t * n_out;
-      if (l.clamped)
-        for (int64_t o = 0; o < n_out; ++o) row[o] = clampf(row[o], l.out_min, l.out_max);
-      if (!l.bias.empty())
-        for (int64_t o = 0; o < n_out; ++o) row[o] += l.bias[o];
+      for (int64_t o = 0; o < n_out; ++o) row[o] += l.bias[o];
     }
   });
 }
