@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/huge_buffer.h"
+
 namespace hark::gemma4a::ops {
 namespace {
 
@@ -113,9 +115,11 @@ void conv2d_s2(const float* in, int t_in, int f_in, int c_in, const Linear& w, f
   const int f_out = (f_in + 1) / 2;
   const int64_t patch = 9LL * c_in;
   const int64_t c_out = w.w.n_out;
-  // Output time rows per pass: bounds the im2col buffer to about 4M floats at any model size.
-  const int rows = static_cast<int>(std::max<int64_t>(1, (int64_t{1} << 22) / (patch * f_out)));
-  std::vector<float> cols(static_cast<size_t>(std::min(rows, t_out)) * f_out * patch);  // [rows*f_out][patch]
+  // Output time rows per pass: an im2col buffer of about 256K floats (1 MiB), which the GEMM's packing then
+  // reads from cache. Passes of 4M floats (16 MiB, through memory) made both convs of a 30 s encode take
+  // 46-50 ms instead of 16-20 (passes of 2^17, 2^19 and 2^20 floats: 23-25, 19-21 and 30-31 ms).
+  const int rows = static_cast<int>(std::max<int64_t>(1, (int64_t{1} << 18) / (patch * f_out)));
+  HugeVector<float> cols(static_cast<size_t>(std::min(rows, t_out)) * f_out * patch);  // [rows*f_out][patch]
   for (int t0 = 0; t0 < t_out; t0 += rows) {
     const int nt = std::min(rows, t_out - t0);
     pool.parallel_for(static_cast<int64_t>(nt) * f_out, 8, [&](int64_t b, int64_t e) {
