@@ -22,28 +22,24 @@ namespace {
 constexpr int kEmbd = 1024, kFf = 4096, kHeads = 8, kC0 = 128, kC1 = 32, kPre = 1536, kOut = 1536;
 constexpr int kMel = 128, kFrames = 3000;
 
-void add_f16(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float scale,
-             uint32_t seed) {
-  w.add_tensor_generated(name, hark::GgmlType::F16, std::move(ne), [scale, seed](std::span<uint8_t> dst) {
+// Normal random values of standard deviation `scale`, stored as `type` (F16 or F32).
+void add_random(hark::gguf::Writer& w, const std::string& name, hark::GgmlType type, std::vector<int64_t> ne,
+                float scale, uint32_t seed) {
+  w.add_tensor_generated(name, type, std::move(ne), [type, scale, seed](std::span<uint8_t> dst) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> dist(0.0f, scale);
-    for (size_t i = 0; i + 1 < dst.size(); i += 2) {
-      const hark::fp16_t h = hark::f32_to_fp16(dist(rng));
-      std::memcpy(&dst[i], &h, 2);
+    const size_t width = type == hark::GgmlType::F16 ? 2 : 4;
+    for (size_t i = 0; i + width <= dst.size(); i += width) {
+      const float v = dist(rng);
+      const hark::fp16_t h = hark::f32_to_fp16(v);
+      std::memcpy(&dst[i], width == 2 ? static_cast<const void*>(&h) : &v, width);
     }
   });
 }
 
-void add_f32(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float scale,
+void add_f16(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float scale,
              uint32_t seed) {
-  w.add_tensor_generated(name, hark::GgmlType::F32, std::move(ne), [scale, seed](std::span<uint8_t> dst) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, scale);
-    for (size_t i = 0; i + 3 < dst.size(); i += 4) {
-      const float v = dist(rng);
-      std::memcpy(&dst[i], &v, 4);
-    }
-  });
+  add_random(w, name, hark::GgmlType::F16, std::move(ne), scale, seed);
 }
 
 void add_const(hark::gguf::Writer& w, const std::string& name, std::vector<int64_t> ne, float value) {
@@ -69,9 +65,9 @@ std::vector<uint8_t> synth_mmproj(int n_layer) {
   w.set_u32("clip.audio.projection_dim", kOut);
   uint32_t seed = 1;
   const float s = 0.02f;
-  add_f32(w, "a.conv1d.0.weight", {3, 3, 1, kC0}, 0.3f, seed++);
+  add_random(w, "a.conv1d.0.weight", hark::GgmlType::F32, {3, 3, 1, kC0}, 0.3f, seed++);
   add_ones(w, "a.conv1d.0.norm.weight", kC0);
-  add_f32(w, "a.conv1d.1.weight", {3, 3, kC0, kC1}, 0.03f, seed++);
+  add_random(w, "a.conv1d.1.weight", hark::GgmlType::F32, {3, 3, kC0, kC1}, 0.03f, seed++);
   add_ones(w, "a.conv1d.1.norm.weight", kC1);
   add_f16(w, "a.input_projection.weight", {32 * kC1, kEmbd}, s, seed++);
   for (int il = 0; il < n_layer; ++il) {
