@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "core/ggml_type.h"
 #include "core/thread_pool.h"
@@ -141,7 +142,12 @@ void fill_amx_qgemm(KernelTable& t);
 
 // matmul with a given table (tests run every ISA the CPU supports through this).
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
-                 ThreadPool* pool);
+                 ThreadPool* pool, const Clamp* clamp = nullptr);
+// A clipped linear's clamps as passes around a product without fused ones (matmul, the AMX GEMM):
+// product(x') with x' the input clamped into a thread-local copy, then y (n_tok x n_out) clamped in place;
+// product(x) alone without a clamp or for empty shapes (the product reports bad ones).
+void with_clamp(const Clamp* clamp, const float* x, int64_t n_in, int64_t n_tok, float* y, int64_t n_out,
+                ThreadPool* pool, const std::function<void(const float*)>& product);
 // gemm_f16 with a given table; small n_tok or a table without GEMM kernels go to matmul_with.
 void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
                    ThreadPool* pool, const Clamp* clamp = nullptr);

@@ -145,34 +145,6 @@ bool has_packed_gemm(const KernelTable& k) {
   return k.gemm_f16.tile_h != nullptr && k.gemm_f16_full == nullptr;
 }
 
-// The clamp of a clipped linear as separate passes, for the products without fused ones (matmul, AMX):
-// n values of x clamped into dst (may be x); NaN stays NaN, as in the fused leaves.
-void clamp_pass(const float* x, float* dst, int64_t n, float lo, float hi, ThreadPool* pool) {
-  auto run = [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dst[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
-  };
-  if (pool == nullptr) {
-    run(0, n);
-  } else {
-    pool->parallel_for(n, 16384, run);
-  }
-}
-
-// product(x) (writing y, n_out per token) with the input clamped into scratch first and the output after.
-template <class Product>
-void clamped_around(const Clamp* clamp, const float* x, int64_t n_in, int64_t n_tok, float* y, int64_t n_out,
-                    ThreadPool* pool, const Product& product) {
-  if (clamp == nullptr) {
-    product(x);
-    return;
-  }
-  thread_local HugeVector<float> xc;
-  xc.resize(static_cast<size_t>(n_in * n_tok));
-  clamp_pass(x, xc.data(), n_in * n_tok, clamp->in_min, clamp->in_max, pool);
-  product(xc.data());
-  clamp_pass(y, y, n_out * n_tok, clamp->out_min, clamp->out_max, pool);
-}
-
 }  // namespace
 
 void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
@@ -183,14 +155,12 @@ void gemm_f16_with(const KernelTable& k, const WeightView& w, const float* x, in
   const GemmF16Kernels& g = k.gemm_f16;
   if ((g.tile == nullptr && k.gemm_f16_full == nullptr) || n_tok < kMinTokens || w.n_in <= 0 ||
       w.n_out <= 0) {
-    if (n_tok <= 0 || w.n_in <= 0 || w.n_out <= 0) clamp = nullptr;  // matmul reports the shape
-    clamped_around(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
-                   [&](const float* xin) { matmul_with(k, w, xin, n_tok, y, pool); });
+    matmul_with(k, w, x, n_tok, y, pool, clamp);  // also validates the shapes
     return;
   }
   if (k.gemm_f16_full != nullptr) {
-    clamped_around(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
-                   [&](const float* xin) { k.gemm_f16_full(w, xin, n_tok, y, pool); });
+    with_clamp(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
+               [&](const float* xin) { k.gemm_f16_full(w, xin, n_tok, y, pool); });
     return;
   }
   const int64_t K = w.n_in;

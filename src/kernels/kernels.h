@@ -20,19 +20,21 @@ struct WeightView {
   int64_t n_out;
 };
 
+// The bounds of a clipped linear (Gemma 4's audio layers carry them): the input is clamped to [in_min,
+// in_max] before the product, the output to [out_min, out_max] after it; NaN stays NaN.
+struct Clamp {
+  float in_min, in_max, out_min, out_max;
+};
+
 // y[t * n_out + o] = sum_i W[o][i] * x[t * n_in + i] for t < n_tok.
 // x: [n_tok][n_in] f32, y: [n_tok][n_out] f32. The activations are first converted exactly as ggml's CPU
 // backend converts them for this weight type (F32: none; F16/BF16: rounded to that type; Q4_0/Q5_0/Q8_0:
 // Q8_0; Q4_1/Q5_1: Q8_1; K-quants: Q8_K), so results track llama.cpp's rounding. pool may be null (runs
 // on the calling thread). Throws hark::Error(kUnsupported) for a weight type without a kernel and
 // kInvalidArgument when n_in is not a multiple of the type's block size.
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool);
-
-// The bounds of a clipped linear (Gemma 4's audio layers carry them): the input is clamped to [in_min,
-// in_max] before the product, the output to [out_min, out_max] after it; NaN stays NaN.
-struct Clamp {
-  float in_min, in_max, out_min, out_max;
-};
+// With `clamp`, a clipped linear (passes over the input and the output around the product).
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+            const Clamp* clamp = nullptr);
 
 // The same product as matmul() for an F16 weight (activations rounded to f16 as matmul rounds them, so
 // results track llama.cpp), computed as a cache-blocked GEMM for many tokens at once (the audio encoder's

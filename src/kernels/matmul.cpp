@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/huge_buffer.h"
 #include "core/quant.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
@@ -118,8 +119,42 @@ GgmlType activation_type(GgmlType weight) {
   }
 }
 
+namespace {
+
+// n values of x clamped into dst (may be x); NaN stays NaN, as in the GEMM's fused clamps.
+void clamp_pass(const float* x, float* dst, int64_t n, float lo, float hi, ThreadPool* pool) {
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+  };
+  if (pool == nullptr) {
+    run(0, n);
+  } else {
+    pool->parallel_for(n, 16384, run);
+  }
+}
+
+}  // namespace
+
+void with_clamp(const Clamp* clamp, const float* x, int64_t n_in, int64_t n_tok, float* y, int64_t n_out,
+                ThreadPool* pool, const std::function<void(const float*)>& product) {
+  if (clamp == nullptr || n_in <= 0 || n_tok <= 0 || n_out <= 0) {  // the product reports bad shapes
+    product(x);
+    return;
+  }
+  thread_local HugeVector<float> xc;
+  xc.resize(static_cast<size_t>(n_in * n_tok));
+  clamp_pass(x, xc.data(), n_in * n_tok, clamp->in_min, clamp->in_max, pool);
+  product(xc.data());
+  clamp_pass(y, y, n_out * n_tok, clamp->out_min, clamp->out_max, pool);
+}
+
 void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tok, float* y,
-                 ThreadPool* pool) {
+                 ThreadPool* pool, const Clamp* clamp) {
+  if (clamp != nullptr) {
+    with_clamp(clamp, x, w.n_in, n_tok, y, w.n_out, pool,
+               [&](const float* xin) { matmul_with(k, w, xin, n_tok, y, pool); });
+    return;
+  }
   const GgmlType at = activation_type(w.type);
   const int64_t block = ggml_type_info(w.type).block_size;
   if (w.n_in <= 0 || w.n_in % block != 0 || w.n_out < 0 || n_tok < 0) {
@@ -171,8 +206,9 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
   pool->parallel_for(w.n_out, grain, rows);
 }
 
-void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool) {
-  matmul_with(active_kernels(), w, x, n_tok, y, pool);
+void matmul(const WeightView& w, const float* x, int64_t n_tok, float* y, ThreadPool* pool,
+            const Clamp* clamp) {
+  matmul_with(active_kernels(), w, x, n_tok, y, pool, clamp);
 }
 
 namespace {

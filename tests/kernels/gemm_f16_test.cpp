@@ -298,6 +298,35 @@ TEST_P(GemmF16, ClampedLinearMatchesClampedTwin) {
   }
 }
 
+// matmul with a Clamp (the passes around the product that weights of other types get, e.g. an F32 or
+// quantized mmproj): against the product of the clamped input in double, its output clamped.
+TEST(MatmulClamp, F32WeightIsClampedAround) {
+  std::mt19937 rng(25);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  ThreadPool pool(2);
+  const Clamp clamp{-0.8f, 0.9f, -3.0f, 2.5f};
+  constexpr int64_t kM = 40, kN = 33, kK = 70;
+  std::vector<float> w(static_cast<size_t>(kN * kK)), x(static_cast<size_t>(kM * kK)), y(kM * kN);
+  for (auto& v : w) v = dist(rng);
+  for (auto& v : x) v = dist(rng);
+  matmul(WeightView{GgmlType::F32, w.data(), kK, kN}, x.data(), kM, y.data(), &pool, &clamp);
+  int inside = 0;
+  for (int64_t t = 0; t < kM; ++t)
+    for (int64_t o = 0; o < kN; ++o) {
+      double want = 0.0, scale = 0.0;
+      for (int64_t i = 0; i < kK; ++i) {
+        const double xi = clamp_to(x[t * kK + i], clamp.in_min, clamp.in_max);
+        want += xi * w[o * kK + i];
+        scale += std::fabs(xi * w[o * kK + i]);
+      }
+      inside += want > clamp.out_min && want < clamp.out_max;
+      want = std::clamp<double>(want, clamp.out_min, clamp.out_max);
+      ASSERT_LE(std::fabs(y[t * kN + o] - want), 2.0 * (kK + 4) * FLT_EPSILON * scale) << t << "," << o;
+    }
+  EXPECT_GT(inside, 0);
+  EXPECT_LT(inside, kM * kN);
+}
+
 TEST(GemmF16Errors, NonF16WeightIsInvalidArgument) {
   const std::vector<float> w(64), x(64 * 32);
   std::vector<float> y(32);

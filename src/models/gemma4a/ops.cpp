@@ -31,18 +31,13 @@ double sum_sq(const float* x, int64_t d, float c) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-inline float clampf(float x, float lo, float hi) {
-  return x < lo ? lo : (x > hi ? hi : x);
-}
-
 }  // namespace
 
 void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  const int64_t n_in = l.w.n_in;
   const int64_t n_out = l.w.n_out;
   // F16 weights (the published mmproj files) take the blocked GEMM: same rounding, about 2x faster at 750
   // tokens (docs/kernels.md), from the weight packed at load where the CPU has that kernel; a clipped
-  // linear's clamps ride along its packing and stores.
+  // linear's clamps ride along its packing and stores (other types get them as passes around matmul).
   const kernels::Clamp bounds{l.in_min, l.in_max, l.out_min, l.out_max};
   const kernels::Clamp* clamp = l.clamped ? &bounds : nullptr;
   if (!l.packed.empty()) {
@@ -50,20 +45,7 @@ void linear(const Linear& l, const float* x, int64_t n, float* y, ThreadPool& po
   } else if (l.w.type == GgmlType::F16) {
     kernels::gemm_f16(l.w, x, n, y, &pool, clamp);
   } else {
-    std::vector<float> clamped;  // [n][n_in], only for a clamped linear
-    if (l.clamped) {
-      clamped.resize(static_cast<size_t>(n * n_in));
-      pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b * n_in; i < e * n_in; ++i) clamped[i] = clampf(x[i], l.in_min, l.in_max);
-      });
-      x = clamped.data();
-    }
-    kernels::matmul(l.w, x, n, y, &pool);
-    if (l.clamped) {
-      pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b * n_out; i < e * n_out; ++i) y[i] = clampf(y[i], l.out_min, l.out_max);
-      });
-    }
+    kernels::matmul(l.w, x, n, y, &pool, clamp);
   }
   if (l.bias.empty()) return;
   pool.parallel_for(n, kRowGrain, [&](int64_t b, int64_t e) {
